@@ -1,0 +1,52 @@
+"""Callbacks that are not rewards: checkpoints counted in PPO iterations."""
+
+from __future__ import annotations
+
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+
+class IterationCheckpoint(ModelCheckpoint):
+    """Saves every ``every_n_iterations`` PPO iterations (``last.ckpt`` plus ``iter-N.ckpt``).
+
+    Lightning's ``every_n_train_steps`` counts optimizer steps, of which one PPO iteration makes
+    ``ppo_epochs × minibatches``; this callback counts iterations instead. ``fit --ckpt_path last`` resumes from it.
+
+    Args:
+        every_n_iterations: Save after every N PPO iterations (and always after the last one).
+        dirpath: Directory of the checkpoints (default: ``<log_dir>/checkpoints``).
+        save_top_k: Iteration checkpoints to keep (-1: all; 1: only the newest).
+    """
+
+    def __init__(self, every_n_iterations: int = 50, dirpath: str | None = None, save_top_k: int = 1) -> None:
+        super().__init__(
+            dirpath=dirpath,
+            filename="iter-{iteration:.0f}",
+            auto_insert_metric_name=False,
+            save_last=True,
+            save_top_k=save_top_k,
+            monitor="iteration" if save_top_k not in (0, -1) else None,
+            mode="max",
+        )
+        self.every_n_iterations = every_n_iterations
+        self._last_iteration_saved = -1
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        iteration = getattr(pl_module, "iteration", trainer.global_step)
+        if self.every_n_iterations >= 1 and iteration % self.every_n_iterations == 0:
+            self._save_at(trainer, iteration)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        # the epoch ends when max_iterations is reached: keep the final state too
+        self._save_at(trainer, getattr(pl_module, "iteration", trainer.global_step))
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        # saving is driven by iterations only
+        return None
+
+    def _save_at(self, trainer, iteration: int) -> None:
+        if iteration == self._last_iteration_saved or trainer.sanity_checking or trainer.fast_dev_run:
+            return
+        self._last_iteration_saved = iteration
+        candidates = self._monitor_candidates(trainer)
+        self._save_topk_checkpoint(trainer, candidates)
+        self._save_last_checkpoint(trainer, candidates)

@@ -1,0 +1,47 @@
+"""The evaluator interface (EvalPlus-style): score given generations, one output line per input, in order."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA_DIR = Path("../shared/data")
+
+
+class Evaluator(ABC):
+    """Scores samples ``{"task_id", "solution", ...}`` of one benchmark.
+
+    Subclasses are registered in ``lit_coderl.evaluate.EVALUATORS`` under their ``kind``. The CLI
+    (``python -m lit_coderl evaluate KIND``) reads ``--samples`` (or generates them with ``--model``), calls
+    ``score`` and writes one JSON line per input sample, echoing any ``id`` field, then prints ``summary``.
+    """
+
+    kind: str = ""
+    #: generation defaults for ``--model`` (the paper's inference settings unless a benchmark says otherwise)
+    generation: dict[str, Any] = {"temperature": 0.01, "top_p": 0.95, "max_new_tokens": 1024}
+
+    def __init__(self, data_dir: Path | str = DEFAULT_DATA_DIR, workers: int | None = None, **options: Any) -> None:
+        self.data_dir = Path(data_dir)
+        self.workers = workers
+        self.options = options
+
+    @abstractmethod
+    def tasks(self) -> dict[str, dict[str, Any]]:
+        """Benchmark tasks by ``task_id``. Raise `FileNotFoundError` with a clear message when data is absent."""
+
+    @abstractmethod
+    def prompt(self, task: dict[str, Any]) -> list[dict[str, str]] | str:
+        """The prompt for ``--model`` generation: chat messages, or a raw completion-style string."""
+
+    @abstractmethod
+    def extract(self, task: dict[str, Any], completion: str) -> str:
+        """The solution (code) inside a model completion."""
+
+    @abstractmethod
+    def score(self, samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One result dict per sample, in order; each keeps ``task_id`` (and ``id`` when given)."""
+
+    @abstractmethod
+    def summary(self, results: list[dict[str, Any]]) -> str:
+        """A human-readable table of the results."""

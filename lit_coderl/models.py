@@ -1,0 +1,195 @@
+"""Building the policy (+LoRA), the reference and the critic; the embedded tiny model.
+
+Knows transformers and peft, not Lightning. The reference policy is never a second copy when LoRA is on: it is the
+same network with the adapter disabled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+TINY_MODEL_DIR = Path(__file__).parent / "assets" / "tiny-coder"
+TINY_ALIASES = ("tiny", "lit_coderl/tiny-coder", "tiny-coder")
+
+
+@dataclass
+class LoraOptions:
+    """LoRA adapter on the policy (peft)."""
+
+    enabled: bool = True
+    """Train a LoRA adapter instead of all weights; the reference is then the base with the adapter disabled."""
+    r: int = 16
+    """Adapter rank."""
+    alpha: int = 32
+    """Scaling numerator (the update is scaled by alpha / r)."""
+    dropout: float = 0.0
+    """Dropout inside the adapter. 0 keeps old and new log-probs consistent (ratio 1 at the first PPO epoch); the
+    paper used 0.05."""
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    """Module names that get an adapter."""
+
+
+@dataclass
+class ModelOptions:
+    """Which model to fine-tune and how."""
+
+    name_or_path: str = "tiny"
+    """Hugging Face hub id (e.g. ``Qwen/Qwen2.5-Coder-1.5B-Instruct``), a local directory, or ``tiny`` for the
+    embedded offline model shipped with the package."""
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
+    """Weights' dtype. Use bfloat16 on GPUs that support it (value head and losses stay float32)."""
+    lora: LoraOptions = field(default_factory=LoraOptions)
+    """LoRA settings."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass (less memory, ~30% slower); switched off during generation."""
+    trust_remote_code: bool = False
+    """Allow model code from the hub (needed by some architectures)."""
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """The embedded tiny model for its aliases, else the argument unchanged."""
+    if name_or_path in TINY_ALIASES:
+        if not (TINY_MODEL_DIR / "config.json").exists():
+            raise FileNotFoundError(
+                f"the embedded tiny model is missing at {TINY_MODEL_DIR}; rebuild it with "
+                "`python scripts/build_tiny_model.py`"
+            )
+        return str(TINY_MODEL_DIR)
+    return name_or_path
+
+
+def _looks_local(name_or_path: str) -> bool:
+    # hub ids are "org/name": one slash, no leading dot, slash or tilde
+    return name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
+
+
+def load_tokenizer(name_or_path: str, trust_remote_code: bool = False):
+    """Tokenizer with left padding (batched generation) and a pad token."""
+    from transformers import AutoTokenizer
+
+    path = resolve_model_path(name_or_path)
+    tokenizer = _from_pretrained(AutoTokenizer, path, trust_remote_code=trust_remote_code)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_causal_lm(options: ModelOptions) -> nn.Module:
+    """The policy: an HF causal LM with dropout off, wrapped in a LoRA adapter when enabled."""
+    from transformers import AutoModelForCausalLM
+
+    path = resolve_model_path(options.name_or_path)
+    dtype = "auto" if options.dtype == "auto" else getattr(torch, options.dtype)
+    model = _from_pretrained(AutoModelForCausalLM, path, dtype=dtype, trust_remote_code=options.trust_remote_code)
+    disable_dropout(model)
+    if options.lora.enabled:
+        from peft import LoraConfig, get_peft_model
+
+        present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+        targets = [m for m in options.lora.target_modules if m in present]
+        if not targets:
+            raise ValueError(
+                f"none of the LoRA target modules {options.lora.target_modules} exist in {path}; "
+                f"available leaf names include {sorted(present)[:20]}"
+            )
+        config = LoraConfig(
+            r=options.lora.r,
+            lora_alpha=options.lora.alpha,
+            lora_dropout=options.lora.dropout,
+            target_modules=targets,
+            bias="none",
+            task_type="CAUSAL_LM",
+        )
+        model = get_peft_model(model, config)
+        disable_dropout(model)
+    if options.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model
+
+
+def _from_pretrained(cls, path: str, **kwargs):
+    if _looks_local(path) and not Path(path).expanduser().exists():
+        raise FileNotFoundError(f"model path {path!r} does not exist")
+    try:
+        return cls.from_pretrained(path, **kwargs)
+    except OSError as err:
+        raise OSError(
+            f"could not load {path!r}: {err}\n"
+            "If this is a hub id, the hub may be unreachable (offline machine?): download the model elsewhere and pass "
+            "its local directory, or use `tiny` for the embedded offline model."
+        ) from err
+
+
+def disable_dropout(model: nn.Module) -> None:
+    """Dropout breaks the consistency of old and new log-probs, so PPO runs without it (as TRL does)."""
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+    config = getattr(model, "config", None)
+    for key in ("attention_dropout", "hidden_dropout", "resid_pdrop", "embd_pdrop", "attn_pdrop", "dropout"):
+        if config is not None and isinstance(getattr(config, key, None), float):
+            setattr(config, key, 0.0)
+
+
+class ValueHead(nn.Module):
+    """Linear value head on the policy's last hidden state (shared backbone, as TRL v0.11 and trlx)."""
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.summary = nn.Linear(hidden_size, 1)
+        # start from V ≈ 0: the first GAE then sees the rewards themselves as advantages
+        nn.init.normal_(self.summary.weight, std=1.0 / (hidden_size + 1) ** 0.5 * 0.1)
+        nn.init.zeros_(self.summary.bias)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.summary(hidden.float()).squeeze(-1)
+
+
+class PolicyAndValue(nn.Module):
+    """The trained networks: the policy LM (with LoRA or not) and the value head; the reference is derived.
+
+    With LoRA the reference is the same model inside ``disable_adapter()``; without it a frozen copy is kept.
+    """
+
+    def __init__(self, policy: nn.Module, frozen_reference: bool) -> None:
+        super().__init__()
+        self.policy = policy
+        config = policy.config
+        hidden = getattr(config, "hidden_size", None) or config.get_text_config().hidden_size
+        self.value_head = ValueHead(hidden)
+        self.reference: nn.Module | None = None
+        if frozen_reference:
+            # full fine-tuning: the reference must be a frozen copy taken before any update
+            self.reference = copy.deepcopy(policy).requires_grad_(False).eval()
+
+    @property
+    def uses_adapter(self) -> bool:
+        return hasattr(self.policy, "disable_adapter")
+
+    def reference_context(self):
+        """Context in which ``self.policy`` computes reference log-probs (adapter disabled), or a no-op."""
+        return self.policy.disable_adapter() if self.uses_adapter else contextlib.nullcontext()
+
+    def reference_model(self) -> nn.Module:
+        return self.policy if self.reference is None else self.reference
+
+    def forward(self, input_ids, attention_mask, position_ids, with_values: bool = True):
+        out = self.policy(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            output_hidden_states=with_values,
+            use_cache=False,
+        )
+        values = self.value_head(out.hidden_states[-1]) if with_values else None
+        return out.logits, values

@@ -1,0 +1,432 @@
+"""`CodeRLModule`: the recipe. One `training_step` is one PPO iteration: rollout → rewards → PPO update.
+
+The module composes the pieces and owns none of their logic: sampling is `rollout.generate`, rewards are the
+`RewardComponent` callbacks listed under ``trainer.callbacks``, and every formula is a pure function in `ppo`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+import lightning as L
+import numpy as np
+import torch
+
+from lit_coderl import ppo
+from lit_coderl.data.prompts import render_prompt
+from lit_coderl.models import ModelOptions, PolicyAndValue, load_causal_lm, load_tokenizer
+from lit_coderl.ppo import PPOConfig
+from lit_coderl.rewards.base import RewardComponent
+from lit_coderl.rollout import GenerationOptions, Rollout, generate
+
+
+class CodeRLModule(L.LightningModule):
+    """PPO with dense, token-level rewards for code generation.
+
+    Args:
+        model: The policy model, its LoRA adapter and precision.
+        generation: Rollout sampling settings.
+        ppo: PPO hyper-parameters.
+        learning_rate: Learning rate of the policy's trainable weights (LoRA adapter, or all weights).
+        value_learning_rate: Learning rate of the value head (defaults to ``learning_rate``).
+        weight_decay: AdamW weight decay.
+        lr_schedule: How the learning rate moves over ``max_iterations``: constant, linear decay to 0, or cosine.
+        warmup_iterations: Iterations of linear warm-up from 0.
+        reward_placement: ``dense``: each component's per-token scores stay on their tokens. ``eos``: each
+            component's sequence total goes on the last response token (the TRL baseline); KL stays per token.
+        max_iterations: PPO iterations to run. (Lightning's ``max_steps`` counts optimizer steps, several per
+            iteration, so training stops on this instead.)
+        forward_batch_size: Samples per forward pass when computing old/reference log-probs and values.
+        log_samples_every: Every N iterations, append the batch's prompts, responses and per-component scores to
+            ``samples.jsonl`` in the log directory (0 = never).
+    """
+
+    def __init__(
+        self,
+        model: ModelOptions = ModelOptions(),
+        generation: GenerationOptions = GenerationOptions(),
+        ppo: PPOConfig = PPOConfig(),
+        learning_rate: float = 3e-6,
+        value_learning_rate: float | None = None,
+        weight_decay: float = 0.0,
+        lr_schedule: Literal["constant", "linear", "cosine"] = "constant",
+        warmup_iterations: int = 0,
+        reward_placement: Literal["dense", "eos"] = "dense",
+        max_iterations: int = 100,
+        forward_batch_size: int = 16,
+        log_samples_every: int = 10,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.model_options, self.generation, self.ppo = model, generation, ppo
+        self.learning_rate = learning_rate
+        self.value_learning_rate = value_learning_rate if value_learning_rate is not None else learning_rate
+        self.weight_decay, self.lr_schedule, self.warmup_iterations = weight_decay, lr_schedule, warmup_iterations
+        self.reward_placement = reward_placement
+        self.max_iterations = max_iterations
+        self.forward_batch_size = forward_batch_size
+        self.log_samples_every = log_samples_every
+
+        self.tokenizer = load_tokenizer(model.name_or_path, model.trust_remote_code)
+        policy = load_causal_lm(model)
+        self.net = PolicyAndValue(policy, frozen_reference=not model.lora.enabled)
+        self.iteration = 0
+        """PPO iterations completed (restored from checkpoints)."""
+        self.skipped_updates = 0
+        """Optimizer steps skipped because the loss was NaN/inf (restored from checkpoints)."""
+        self.nonfinite_rewards = 0
+        """Reward entries that were NaN/inf and were replaced by 0."""
+        self._rng_to_restore: dict | None = None
+
+    # -----------------------------------------------------------------------------------------------------------------
+    # optimizer
+
+    def configure_optimizers(self):
+        policy_params = [p for p in self.net.policy.parameters() if p.requires_grad]
+        value_params = list(self.net.value_head.parameters())
+        # one optimizer with two param groups: DeepSpeed supports exactly one
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": policy_params, "lr": self.learning_rate, "name": "policy"},
+                {"params": value_params, "lr": self.value_learning_rate, "name": "value"},
+            ],
+            weight_decay=self.weight_decay,
+        )
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def _lr_factor(self, iteration: int) -> float:
+        if self.warmup_iterations and iteration < self.warmup_iterations:
+            return (iteration + 1) / self.warmup_iterations
+        progress = min(1.0, iteration / max(1, self.max_iterations))
+        if self.lr_schedule == "linear":
+            return 1.0 - progress
+        if self.lr_schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+        return 1.0
+
+    # -----------------------------------------------------------------------------------------------------------------
+    # the PPO iteration
+
+    @property
+    def reward_components(self) -> list[RewardComponent]:
+        return [cb for cb in self.trainer.callbacks if isinstance(cb, RewardComponent)]
+
+    def on_train_start(self) -> None:
+        if self._rng_to_restore is not None:
+            _set_rng_state(self._rng_to_restore)
+            self._rng_to_restore = None
+        if not self.reward_components:
+            warnings.warn("no RewardComponent in trainer.callbacks: the only reward is the KL penalty", stacklevel=1)
+
+    def on_train_batch_start(self, batch, batch_idx: int):
+        if self.iteration >= self.max_iterations:
+            self.trainer.should_stop = True
+            return -1  # ends the epoch: the loader is endless
+        return None
+
+    def training_step(self, batch: list[dict], batch_idx: int) -> None:
+        timings: dict[str, float] = {}
+        step_start = time.perf_counter()
+        cfg = self.ppo
+        components = self.reward_components
+
+        with _timed(timings, "generate"):
+            rollout = self.rollout(batch, self.generation)
+        for component in components:
+            component.submit(rollout)  # slow checkers (sandboxed execution) run while we do the forwards below
+
+        mask = rollout.response_mask.to(self.device)
+        with _timed(timings, "values"):
+            old_logprobs, values = self._logprobs_and_values(rollout, self.net.policy, with_values=True)
+        with _timed(timings, "ref_logprobs"):
+            with self.net.reference_context():
+                ref_logprobs, _ = self._logprobs_and_values(rollout, self.net.reference_model(), with_values=False)
+        rollout.logprobs, rollout.ref_logprobs, rollout.values = old_logprobs, ref_logprobs, values
+
+        with _timed(timings, "reward"):
+            component_scores = self._score(rollout, components)
+        with _timed(timings, "gae"):
+            weighted = sum((c.weight * component_scores[c.name] for c in components), torch.zeros_like(mask)).to(
+                self.device
+            )
+            scores = ppo.place_scores(weighted, mask, self.reward_placement)
+            kl = ppo.kl_penalty(old_logprobs, ref_logprobs, cfg.kl_estimator) * mask
+            rewards = ppo.total_rewards(scores, kl, cfg.kl_coef, mask)
+            if cfg.missing_eos_penalty and rollout.ended is not None:
+                last = ppo.last_token_index(mask)
+                truncated = (~rollout.ended.to(self.device)).float()
+                rewards[torch.arange(len(last)), last] -= cfg.missing_eos_penalty * truncated
+            if cfg.whiten_rewards:
+                rewards = ppo.masked_whiten(rewards, mask, shift_mean=False)
+            advantages, returns = ppo.gae(rewards, values, mask, cfg.gamma, cfg.lam)
+            advantages = ppo.masked_whiten(advantages, mask)
+
+        with _timed(timings, "update"):
+            update_stats = self._ppo_update(rollout, old_logprobs, values, advantages, returns, mask)
+
+        self.iteration += 1
+        scheduler = self.lr_schedulers()
+        if scheduler is not None:
+            scheduler.step()
+        timings["step"] = time.perf_counter() - step_start
+
+        metrics = self._iteration_metrics(
+            rollout, components, component_scores, weighted, kl, rewards, values, returns, mask, update_stats, timings
+        )
+        self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=rollout.batch_size)
+        self.log("reward", metrics["reward/total"], prog_bar=True, on_step=True, batch_size=rollout.batch_size)
+        self.log("kl", metrics["objective/kl"], prog_bar=True, on_step=True, batch_size=rollout.batch_size)
+        if self.log_samples_every and self.iteration % self.log_samples_every == 0:
+            self._write_samples(rollout, component_scores)
+
+    def rollout(self, batch: list[dict], options: GenerationOptions) -> Rollout:
+        """Render prompts, sample responses from the current policy (the trainer's rank-local batch)."""
+        prompts = [render_prompt(task, self.tokenizer) for task in batch]
+        processors = [p for c in self.reward_components if (p := c.logits_processor(self.tokenizer)) is not None]
+        return generate(
+            self.net.policy,
+            self.tokenizer,
+            prompts,
+            options,
+            tasks=list(batch),
+            logits_processors=processors,
+            gradient_checkpointing=self.model_options.gradient_checkpointing,
+        )
+
+    def _logprobs_and_values(self, rollout: Rollout, model, with_values: bool):
+        """Log-probs of the sampled tokens (temperature-scaled as in sampling) and values, in forward batches."""
+        logprobs, values = [], []
+        with torch.no_grad():
+            for start in range(0, rollout.batch_size, self.forward_batch_size):
+                idx = slice(start, start + self.forward_batch_size)
+                lp, v, _ = self._forward(rollout, idx, model, with_values)
+                logprobs.append(lp)
+                values.append(v)
+        return torch.cat(logprobs), (torch.cat(values) if with_values else None)
+
+    def _forward(self, rollout: Rollout, idx, model, with_values: bool):
+        """Forward pass over prompt+response of samples ``idx``: (logprobs, values, logits) on response tokens."""
+        query_ids = rollout.query_ids[idx].to(self.device)
+        query_mask = rollout.query_mask[idx].to(self.device)
+        response_ids = rollout.response_ids[idx].to(self.device)
+        response_mask = rollout.response_mask[idx].to(self.device)
+        input_ids = torch.cat([query_ids, response_ids], dim=1)
+        attention_mask = torch.cat([query_mask, response_mask.long()], dim=1)
+        # left padding: positions count real tokens only, exactly as generate() numbered them
+        position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+        out = model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            output_hidden_states=with_values,
+            use_cache=False,
+        )
+        q_len, t_len = query_ids.shape[1], response_ids.shape[1]
+        # the logits at position p predict token p+1
+        logits = out.logits[:, q_len - 1 : q_len + t_len - 1].float()
+        temperature = self.generation.temperature if self.generation.temperature > 0 else 1.0
+        logits = logits / (temperature + 1e-7)
+        logprobs = ppo.logprobs_from_logits(logits, response_ids)
+        values = None
+        if with_values:
+            values = self.net.value_head(out.hidden_states[-1][:, q_len - 1 : q_len + t_len - 1])
+        return logprobs, values, logits
+
+    def _score(self, rollout: Rollout, components: list[RewardComponent]) -> dict[str, torch.Tensor]:
+        """Each component's ``[B, T]`` scores; NaN/inf entries become 0 and are counted, a failing component warns."""
+        scores = {}
+        shape = tuple(rollout.response_ids.shape)
+        for component in components:
+            try:
+                s = component.score(rollout)
+            except Exception as err:  # a buggy reward must not end a long run
+                warnings.warn(
+                    f"reward component {component.name!r} failed ({err!r}); it scores 0 this iteration", stacklevel=1
+                )
+                s = torch.zeros(shape)
+            s = torch.as_tensor(s, dtype=torch.float32).cpu()
+            if tuple(s.shape) != shape:
+                raise ValueError(
+                    f"reward component {component.name!r} returned shape {tuple(s.shape)}, expected {shape}"
+                )
+            bad = ~torch.isfinite(s)
+            if bad.any():
+                self.nonfinite_rewards += int(bad.sum())
+                warnings.warn(
+                    f"reward component {component.name!r} returned {int(bad.sum())} NaN/inf values; replaced by 0",
+                    stacklevel=1,
+                )
+                s = torch.where(bad, torch.zeros_like(s), s)
+            scores[component.name] = s * rollout.response_mask
+        return scores
+
+    def _ppo_update(self, rollout, old_logprobs, old_values, advantages, returns, mask) -> dict[str, float]:
+        """``ppo_epochs`` passes over the batch in minibatches; one backward and one optimizer step per minibatch."""
+        cfg = self.ppo
+        optimizer = self.optimizers()
+        b_size = rollout.batch_size
+        mb_size = max(1, min(cfg.minibatch_size, b_size))
+        stats: dict[str, list[float]] = {}
+        for _ in range(cfg.ppo_epochs):
+            b_order = torch.randperm(b_size).tolist()
+            for start in range(0, b_size, mb_size):
+                mb_idx = b_order[start : start + mb_size]
+                mb_mask = mask[mb_idx]
+                logprobs, values, logits = self._forward(rollout, mb_idx, self.net.policy, with_values=True)
+                pg_loss, pg_stats = ppo.policy_loss(
+                    logprobs, old_logprobs[mb_idx], advantages[mb_idx], mb_mask, cfg.clip_range, cfg.log_ratio_clamp
+                )
+                vf_loss, vf_stats = ppo.value_loss(
+                    values, old_values[mb_idx], returns[mb_idx], mb_mask, cfg.clip_range_value
+                )
+                entropy = ppo.masked_mean(ppo.entropy_from_logits(logits), mb_mask)
+                loss = pg_loss + cfg.vf_coef * vf_loss - cfg.entropy_coef * entropy
+                optimizer.zero_grad()
+                if not torch.isfinite(loss):
+                    self.skipped_updates += 1
+                    warnings.warn(f"non-finite PPO loss at iteration {self.iteration}; update skipped", stacklevel=1)
+                    continue
+                self.manual_backward(loss)
+                if cfg.max_grad_norm:
+                    self.clip_gradients(optimizer, gradient_clip_val=cfg.max_grad_norm, gradient_clip_algorithm="norm")
+                optimizer.step()
+                for key, value in (
+                    ("loss/policy_avg", pg_loss),
+                    ("loss/value_avg", vf_loss),
+                    ("loss/total", loss),
+                    ("policy/entropy_avg", entropy),
+                    ("policy/approxkl_avg", pg_stats["approxkl"]),
+                    ("policy/clipfrac_avg", pg_stats["clipfrac"]),
+                    ("val/ratio", pg_stats["ratio"]),
+                    ("val/clipfrac_avg", vf_stats["clipfrac"]),
+                ):
+                    stats.setdefault(key, []).append(float(value.detach()))
+        return {key: float(np.mean(v)) for key, v in stats.items()}
+
+    def _iteration_metrics(
+        self, rollout, components, component_scores, weighted, kl, rewards, values, returns, mask, update, timings
+    ) -> dict[str, float]:
+        n_tokens = float(mask.sum())
+        seq_kl = (kl * mask).sum(1)
+        metrics = {
+            "iteration": float(self.iteration),
+            "reward/total": float(rewards.sum(1).mean()),
+            "objective/scores": float(weighted.to(mask.device).mul(mask).sum(1).mean()),
+            "objective/kl": float(seq_kl.mean()),
+            "objective/non_score_reward": float((-self.ppo.kl_coef * seq_kl).mean()),
+            "objective/entropy": float(-(rollout.logprobs * mask).sum(1).mean()),
+            "val/vf_explained_var": float(ppo.explained_variance(values, returns, mask)),
+            "val/num_eos_tokens": float(rollout.ended.sum()) if rollout.ended is not None else 0.0,
+            "response/length_mean": n_tokens / rollout.batch_size,
+            "train/skipped_updates": float(self.skipped_updates),
+            "train/nonfinite_rewards": float(self.nonfinite_rewards),
+            "lr": float(self.optimizers().param_groups[0]["lr"]),
+        }
+        for component in components:
+            per_seq = component_scores[component.name].sum(1)
+            metrics[f"reward/{component.name}/mean"] = float(per_seq.mean())
+            metrics[f"reward/{component.name}/std"] = float(per_seq.std()) if len(per_seq) > 1 else 0.0
+            for key, value in component.metrics().items():
+                metrics[f"reward/{component.name}/{key}"] = float(value)
+        metrics.update(update)
+        for phase, seconds in timings.items():
+            metrics[f"timing/{phase}"] = seconds
+        prompt_tokens = float(rollout.query_mask.sum())
+        metrics["perf/gen_tokens_per_s"] = n_tokens / max(timings["generate"], 1e-9)
+        metrics["perf/train_tokens_per_s"] = (
+            (n_tokens + prompt_tokens) * self.ppo.ppo_epochs / max(timings["update"], 1e-9)
+        )
+        metrics["perf/samples_per_s"] = rollout.batch_size / max(timings["step"], 1e-9)
+        return metrics
+
+    def _write_samples(self, rollout: Rollout, component_scores: dict[str, torch.Tensor]) -> None:
+        if self.trainer is None or not self.trainer.is_global_zero:
+            return
+        log_dir = Path(self.trainer.log_dir or self.trainer.default_root_dir)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_dir / "samples.jsonl", "a", encoding="utf-8") as f:
+            for i in range(rollout.batch_size):
+                record = {
+                    "iteration": self.iteration,
+                    "task_id": rollout.tasks[i].get("task_id"),
+                    "prompt": rollout.prompts[i],
+                    "response": rollout.texts[i],
+                    "scores": {name: float(s[i].sum()) for name, s in component_scores.items()},
+                }
+                f.write(json.dumps(record) + "\n")
+
+    # -----------------------------------------------------------------------------------------------------------------
+    # validation / test: greedy responses scored by the same components
+
+    def validation_step(self, batch: list[dict], batch_idx: int) -> None:
+        self._evaluate_batch(batch, "val")
+
+    def test_step(self, batch: list[dict], batch_idx: int) -> None:
+        self._evaluate_batch(batch, "test")
+
+    def _evaluate_batch(self, batch: list[dict], stage: str) -> None:
+        greedy = GenerationOptions(**{**vars(self.generation), "temperature": 0.0})
+        rollout = self.rollout(batch, greedy)
+        components = self.reward_components
+        for component in components:
+            component.submit(rollout)
+        scores = self._score(rollout, components)
+        total = torch.zeros(rollout.batch_size)
+        for component in components:
+            per_seq = scores[component.name].sum(1)
+            total += component.weight * per_seq
+            self.log(f"{stage}/reward/{component.name}/mean", float(per_seq.mean()), batch_size=rollout.batch_size)
+        self.log(f"{stage}/reward/total", float(total.mean()), prog_bar=True, batch_size=rollout.batch_size)
+
+    # -----------------------------------------------------------------------------------------------------------------
+    # checkpoints: iteration counter and RNG state, so a resumed run continues exactly
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["lit_coderl"] = {
+            "iteration": self.iteration,
+            "skipped_updates": self.skipped_updates,
+            "nonfinite_rewards": self.nonfinite_rewards,
+            "rng": _get_rng_state(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("lit_coderl", {})
+        self.iteration = state.get("iteration", 0)
+        self.skipped_updates = state.get("skipped_updates", 0)
+        self.nonfinite_rewards = state.get("nonfinite_rewards", 0)
+        self._rng_to_restore = state.get("rng")
+
+
+@contextmanager
+def _timed(timings: dict[str, float], phase: str):
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
+
+
+def _get_rng_state() -> dict:
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

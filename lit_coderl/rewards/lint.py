@@ -1,0 +1,155 @@
+"""`LintReward`: Ruff diagnostics on the generated code, each mapped to the tokens of its span.
+
+One Ruff process checks the whole batch (a file per sample, JSON output). Each diagnostic's (row, column)–(end row,
+end column) span becomes a character span of the response and then the tokens that overlap it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+
+from lit_coderl.rewards.base import RewardComponent
+from lit_coderl.rewards.spans import char_span_to_tokens, rowcol_to_char
+from lit_coderl.rollout import Rollout
+
+
+def ruff_executable() -> str:
+    """The Ruff binary of the installed ``ruff`` package, else the one on PATH."""
+    try:
+        from ruff.__main__ import find_ruff_bin
+
+        return os.fsdecode(find_ruff_bin())
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("ruff")
+        if found is None:
+            raise FileNotFoundError("Ruff is not installed: `pip install ruff`") from None
+        return found
+
+
+def run_ruff(
+    codes: list[str], select: list[str], ignore: list[str], builtins: list[str], timeout_s: float = 60.0
+) -> list[list[dict]]:
+    """Ruff's JSON diagnostics for each code string (one process for all of them)."""
+    results: list[list[dict]] = [[] for _ in codes]
+    with tempfile.TemporaryDirectory(prefix="lit_coderl_ruff_") as tmp:
+        paths = []
+        for i, code in enumerate(codes):
+            path = Path(tmp) / f"sample_{i}.py"
+            path.write_text(code, encoding="utf-8", errors="replace")
+            paths.append(str(path))
+        if not paths:
+            return results
+        cmd = [
+            ruff_executable(),
+            "check",
+            "--output-format",
+            "json",
+            "--no-cache",
+            "--isolated",
+            "--exit-zero",
+            "--select",
+            ",".join(select),
+        ]
+        if ignore:
+            cmd += ["--ignore", ",".join(ignore)]
+        if builtins:
+            cmd += ["--config", f"builtins = {json.dumps(builtins)}"]
+        proc = subprocess.run(cmd + paths, capture_output=True, text=True, timeout=timeout_s, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"ruff failed ({proc.returncode}): {proc.stderr.strip()[:500]}")
+        index = {Path(p).name: i for i, p in enumerate(paths)}
+        for diag in json.loads(proc.stdout or "[]"):
+            i = index.get(Path(diag.get("filename") or "").name)
+            if i is not None:
+                results[i].append(diag)
+    return results
+
+
+class LintReward(RewardComponent):
+    """Penalises the tokens that Ruff's diagnostics point at.
+
+    Args:
+        weight: λ of this component.
+        select: Ruff rule codes or prefixes to check (Ruff's ``--select``).
+        ignore: Rule codes to skip (``S101``: asserts are fine in generated code).
+        rule_weights: Per rule-prefix multiplier of ``penalty``; the longest matching prefix wins (e.g. weigh ``E9``
+            compile errors above ``B`` bug patterns). Unlisted rules use 1.0.
+        penalty: Score of a token inside a diagnostic's span (accumulated over overlapping diagnostics, then clamped
+            at ``penalty`` times the largest rule weight).
+        syntax_error_penalty: Score of the tokens of a syntax error Ruff reports (code that does not parse).
+        clean_bonus: Score of every code token that no diagnostic touches (the paper: 1.0 with weight 0.1).
+        builtins: Extra names to treat as defined (e.g. the robot API functions a program calls without defining).
+        name: Log name.
+    """
+
+    default_name = "lint"
+
+    def __init__(
+        self,
+        weight: float = 0.1,
+        select: list[str] | None = None,
+        ignore: list[str] | None = None,
+        rule_weights: dict[str, float] | None = None,
+        penalty: float = -1.0,
+        syntax_error_penalty: float = -1.0,
+        clean_bonus: float = 0.0,
+        builtins: list[str] | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(weight, name)
+        self.select = select if select is not None else ["E9", "F", "B", "S", "PLE"]
+        self.ignore = ignore if ignore is not None else ["S101"]
+        self.rule_weights = rule_weights or {}
+        self.penalty, self.syntax_error_penalty, self.clean_bonus = penalty, syntax_error_penalty, clean_bonus
+        self.builtins = builtins or []
+        self._stats = {"diagnostics_per_sample": 0.0, "clean_share": 0.0}
+
+    def rule_weight(self, rule: str | None) -> float:
+        if not rule:
+            return 1.0
+        matches = [p for p in self.rule_weights if rule.startswith(p)]
+        return self.rule_weights[max(matches, key=len)] if matches else 1.0
+
+    def score(self, rollout: Rollout) -> torch.Tensor:
+        scores = rollout.zeros()
+        codes = [rollout.code(i) for i in range(rollout.batch_size)]
+        diagnostics = run_ruff(codes, self.select, self.ignore, self.builtins)
+        floor = min(self.penalty * max([1.0, *self.rule_weights.values()]), self.syntax_error_penalty)
+        n_diag, n_clean = 0, 0
+        for i, diags in enumerate(diagnostics):
+            code_tokens = rollout.code_token_indices(i)
+            if not code_tokens:
+                continue
+            text, (base, _) = rollout.texts[i], rollout.code_spans[i]
+            hit: dict[int, float] = {}
+            for diag in diags:
+                start = rowcol_to_char(text, diag["location"]["row"], diag["location"]["column"], base)
+                end_loc = diag.get("end_location") or diag["location"]
+                end = rowcol_to_char(text, end_loc["row"], end_loc["column"], base)
+                rule = diag.get("code")
+                is_syntax_error = rule in (None, "invalid-syntax", "syntax-error")
+                value = self.syntax_error_penalty if is_syntax_error else self.penalty * self.rule_weight(rule)
+                for t in char_span_to_tokens(rollout.offsets[i], start, end):
+                    hit[t] = hit.get(t, 0.0) + value
+            for t in code_tokens:
+                scores[i, t] = max(hit[t], floor) if t in hit else self.clean_bonus
+            for t, value in hit.items():  # a span can reach past the code (e.g. end of file): keep the penalty
+                if t not in code_tokens:
+                    scores[i, t] = max(value, floor)
+            n_diag += len(diags)
+            n_clean += not diags
+        self._stats = {
+            "diagnostics_per_sample": n_diag / max(1, rollout.batch_size),
+            "clean_share": n_clean / max(1, rollout.batch_size),
+        }
+        return scores
+
+    def metrics(self) -> dict[str, float]:
+        return dict(self._stats)

@@ -1,0 +1,125 @@
+"""Attribution: from characters, lines and code regions of a response to its tokens.
+
+Every reward component scores text (a Ruff diagnostic's row/column span, the line of a traceback, the whole code
+block); PPO needs one number per response token. These helpers are the single place where that mapping happens.
+
+Conventions:
+- ``offsets[i] = (start, end)`` is the character span of response token ``i`` in the decoded response text.
+  Special tokens (EOS, padding) and tokens that only complete a multi-byte character have zero width or the width
+  of the completed character.
+- Lines are 1-based (as Ruff and tracebacks report them), columns 1-based as Ruff reports them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+
+Offsets = Sequence[tuple[int, int]]
+SpreadMode = Literal["constant", "sum"]
+
+_FENCE_OPEN = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n")
+_FENCE_CLOSE = re.compile(r"\n?```")
+
+
+def token_char_offsets(tokenizer, token_ids: Sequence[int], text: str | None = None) -> list[tuple[int, int]]:
+    """Character span of each token in ``decode(token_ids, skip_special_tokens=True)``.
+
+    Decodes every prefix in one batched call and takes the length of the part that agrees with the full text, so
+    byte-level BPE tokens that split a multi-byte character get the span of the character once it is complete.
+    """
+    ids = [int(t) for t in token_ids]
+    if text is None:
+        text = tokenizer.decode(ids, skip_special_tokens=True)
+    if not ids:
+        return []
+    prefixes = tokenizer.batch_decode([ids[: k + 1] for k in range(len(ids))], skip_special_tokens=True)
+    offsets, prev_end = [], 0
+    for prefix in prefixes:
+        end = _common_prefix_len(prefix, text)
+        # a prefix ending in U+FFFD is a half character: its bytes belong to the token that completes it
+        end = max(prev_end, end)
+        offsets.append((prev_end, end))
+        prev_end = end
+    return offsets
+
+
+def _common_prefix_len(a: str, b: str) -> int:
+    if b.startswith(a):
+        return len(a)
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def extract_code_span(text: str) -> tuple[int, int]:
+    """Character span of the code in a response.
+
+    The first fenced block (```` ```python ```` or a bare ```` ``` ````) if there is one, up to its closing fence or,
+    for a truncated response, to the end of the text; otherwise the whole response.
+    """
+    opening = _FENCE_OPEN.search(text)
+    if opening is None:
+        return 0, len(text)
+    start = opening.end()
+    closing = _FENCE_CLOSE.search(text, start)
+    end = closing.start() if closing is not None else len(text)
+    return start, max(start, end)
+
+
+def char_span_to_tokens(offsets: Offsets, start: int, end: int) -> list[int]:
+    """Indices of the tokens whose character span overlaps ``[start, end)``; zero-width tokens never do.
+
+    An empty span (``start == end``, e.g. a diagnostic at the end of the file) maps to the token that contains or
+    ends at that position, so a penalty is never lost.
+    """
+    if end <= start:
+        for i, (s, e) in enumerate(offsets):
+            if e > s and s <= start < e:
+                return [i]
+        for i in range(len(offsets) - 1, -1, -1):
+            s, e = offsets[i]
+            if e > s and e <= start:
+                return [i]
+        return []
+    return [i for i, (s, e) in enumerate(offsets) if e > s and s < end and e > start]
+
+
+def line_char_span(text: str, line: int, base: int = 0) -> tuple[int, int]:
+    """Character span (without the newline) of 1-based ``line`` of the text starting at offset ``base``."""
+    lines = text[base:].split("\n")
+    if line < 1 or line > len(lines):
+        return base + len(text[base:]), base + len(text[base:])
+    start = base + sum(len(x) + 1 for x in lines[: line - 1])
+    return start, start + len(lines[line - 1])
+
+
+def rowcol_to_char(text: str, row: int, col: int, base: int = 0) -> int:
+    """Offset of a 1-based (row, column) position of the code starting at ``base`` (columns count characters)."""
+    start, end = line_char_span(text, row, base)
+    return min(start + max(col - 1, 0), end)
+
+
+def code_token_mask(offsets: Offsets, code_span: tuple[int, int]) -> list[bool]:
+    """True for tokens that carry part of the code region."""
+    start, end = code_span
+    return [e > s and s < end and e > start for s, e in offsets]
+
+
+def spread(value: float, token_idx: Sequence[int], length: int, mode: SpreadMode = "constant") -> torch.Tensor:
+    """A ``[length]`` vector with ``value`` spread over ``token_idx``; zero elsewhere.
+
+    ``constant``: every listed token gets ``value`` (the paper's choice: the signal does not fade on long programs).
+    ``sum``: every listed token gets ``value / n``, so the tokens sum to ``value`` (a sequence score keeps its scale).
+    """
+    out = torch.zeros(length)
+    idx = sorted({i for i in token_idx if 0 <= i < length})
+    if not idx:
+        return out
+    out[idx] = value if mode == "constant" else value / len(idx)
+    return out
