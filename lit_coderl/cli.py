@@ -20,8 +20,12 @@ Each subcommand has its own --help."""
 
 
 def _lightning_cli(args: list[str]) -> None:
+    import jsonargparse
     import torch
     from lightning.pytorch.cli import LightningCLI
+
+    # the option dataclasses document each field with an attribute docstring: show them in --help
+    jsonargparse.set_parsing_settings(docstring_parse_attribute_docstrings=True)
 
     from lit_coderl.data.module import CodeRLDataModule
     from lit_coderl.module import CodeRLModule

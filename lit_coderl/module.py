@@ -6,6 +6,7 @@ The module composes the pieces and owns none of their logic: sampling is `rollou
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -64,7 +65,12 @@ class CodeRLModule(L.LightningModule):
         log_samples_every: int = 10,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        # checkpoints load with weights_only=True: keep hyper-parameters as plain containers
+        model, generation, ppo = _as(ModelOptions, model), _as(GenerationOptions, generation), _as(PPOConfig, ppo)
+        self.save_hyperparameters(
+            {"model": _plain(model), "generation": _plain(generation), "ppo": _plain(ppo)}, logger=False
+        )
+        self.save_hyperparameters(ignore=["model", "generation", "ppo"])
         self.automatic_optimization = False
         self.model_options, self.generation, self.ppo = model, generation, ppo
         self.learning_rate = learning_rate
@@ -78,6 +84,8 @@ class CodeRLModule(L.LightningModule):
         self.tokenizer = load_tokenizer(model.name_or_path, model.trust_remote_code)
         policy = load_causal_lm(model)
         self.net = PolicyAndValue(policy, frozen_reference=not model.lora.enabled)
+        # from_pretrained returns eval mode; dropout is off anyway, train mode only matters for checkpointing
+        self.net.policy.train()
         self.iteration = 0
         """PPO iterations completed (restored from checkpoints)."""
         self.skipped_updates = 0
@@ -415,10 +423,30 @@ def _timed(timings: dict[str, float], phase: str):
         timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
 
 
+def _as(cls, value):
+    """A dataclass instance from itself or from its dict (hyper-parameters restored from a checkpoint)."""
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, dict):
+        fields = {f.name: f.type for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, item in value.items():
+            nested = getattr(cls(), key, None)
+            kwargs[key] = _as(type(nested), item) if dataclasses.is_dataclass(nested) and key in fields else item
+        return cls(**kwargs)
+    raise TypeError(f"expected {cls.__name__} or a dict of its fields, got {type(value).__name__}")
+
+
+def _plain(options) -> dict:
+    return dataclasses.asdict(options)
+
+
 def _get_rng_state() -> dict:
+    # only tensors and Python primitives: Lightning loads checkpoints with weights_only=True
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
     }
@@ -426,7 +454,8 @@ def _get_rng_state() -> dict:
 
 def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if state.get("cuda") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

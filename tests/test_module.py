@@ -92,3 +92,69 @@ def test_fit_runs_ppo_iterations_and_logs(tmp_path, random_model_dir):
     # first PPO epoch starts on-policy: the ratio is 1 before any update
     assert float(rows[0]["val/ratio"]) == pytest.approx(1.0, abs=0.1)
     assert (tmp_path / "logs" / "version_0" / "samples.jsonl").exists()
+
+
+def test_yaml_removes_a_reward_and_adds_a_user_component(tmp_path, random_model_dir):
+    callbacks = [
+        {"class_path": "lit_coderl.rewards.syntax.SyntaxReward"},  # lint removed
+        {"class_path": "user_rewards.LengthReward", "init_args": {"weight": 0.5}},
+    ]
+    config = write_config(tmp_path, random_model_dir, **{"trainer.callbacks": callbacks, "model.max_iterations": 1})
+    main(["fit", "--config", str(config)])
+    row = read_metrics(tmp_path)[-1]
+    assert "reward/lint/mean" not in row or row["reward/lint/mean"] == ""
+    assert float(row["reward/length/mean"]) > 0.0
+    assert row["reward/syntax/mean"] != ""
+
+
+def test_nan_rewards_are_counted_not_fatal(tmp_path, random_model_dir):
+    callbacks = [{"class_path": "user_rewards.NaNReward"}]
+    config = write_config(tmp_path, random_model_dir, **{"trainer.callbacks": callbacks, "model.max_iterations": 1})
+    with pytest.warns(UserWarning, match="NaN/inf"):
+        main(["fit", "--config", str(config)])
+    row = read_metrics(tmp_path)[-1]
+    assert float(row["train/nonfinite_rewards"]) > 0
+    assert float(row["reward/nan/mean"]) == 0.0
+    assert float(row["train/skipped_updates"]) == 0.0
+
+
+def _final_state(ckpt_path: Path) -> dict:
+    ckpt = torch.load(ckpt_path, weights_only=False)
+    trainable = {k: v for k, v in ckpt["state_dict"].items() if "lora_" in k or "value_head" in k}
+    rewards = {k: v for k, v in ckpt["callbacks"].items() if k.startswith("LengthReward")}
+    return {"weights": trainable, "iteration": ckpt["lit_coderl"]["iteration"], "callbacks": rewards}
+
+
+def test_resume_continues_with_identical_state(tmp_path, random_model_dir):
+    def config_for(run: str, iterations: int) -> Path:
+        run_dir = tmp_path / run
+        run_dir.mkdir(exist_ok=True)
+        callbacks = [
+            {"class_path": "user_rewards.LengthReward", "init_args": {"weight": 0.1}},
+            {
+                "class_path": "lit_coderl.callbacks.IterationCheckpoint",
+                "init_args": {"every_n_iterations": 2, "dirpath": str(run_dir / "ckpt")},
+            },
+        ]
+        return write_config(
+            run_dir, random_model_dir, **{"trainer.callbacks": callbacks, "model.max_iterations": iterations}
+        )
+
+    main(["fit", "--config", str(config_for("straight", 3))])
+    main(["fit", "--config", str(config_for("resumed", 2))])
+    first_leg = _final_state(tmp_path / "resumed" / "ckpt" / "last.ckpt")
+    assert first_leg["iteration"] == 2
+    main(["fit", "--config", str(config_for("resumed", 3)), "--ckpt_path", "last"])
+
+    straight = _final_state(tmp_path / "straight" / "ckpt" / "last.ckpt")
+    resumed = _final_state(tmp_path / "resumed" / "ckpt" / "last.ckpt")
+    assert straight["iteration"] == resumed["iteration"] == 3
+    assert straight["weights"].keys() == resumed["weights"].keys()
+    for key, value in straight["weights"].items():
+        assert torch.equal(value, resumed["weights"][key]), key
+    # the reward callback's own state went through the checkpoint too (3 calls, 2 before the stop)
+    assert straight["callbacks"] == resumed["callbacks"]
+    assert list(resumed["callbacks"].values()) == [{"calls": 3}]
+    straight_rows = read_metrics(tmp_path / "straight")
+    resumed_rows = read_metrics(tmp_path / "resumed")
+    assert straight_rows[-1]["reward/total"] == resumed_rows[-1]["reward/total"]
