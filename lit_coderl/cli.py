@@ -15,6 +15,7 @@ USAGE = """usage: python -m lit_coderl {fit,validate,test,evaluate} ...
   validate  score held-out prompts         (python -m lit_coderl validate --config ... --ckpt_path ...)
   test      same, on the test dataloader
   evaluate  benchmark generations          (python -m lit_coderl evaluate KIND --samples FILE.jsonl --out OUT.jsonl)
+  export    checkpoint -> HF model dir     (python -m lit_coderl export --ckpt_path CKPT --out DIR [--merge])
 
 Each subcommand has its own --help."""
 
@@ -62,6 +63,9 @@ def main(argv: list[str] | None = None) -> None:
     if args[0] == "evaluate":
         from lit_coderl.evaluate.cli import main as evaluate_main
 
-        evaluate_main(args[1:])
-        return
+        sys.exit(evaluate_main(args[1:]))
+    if args[0] == "export":
+        from lit_coderl.export import main as export_main
+
+        sys.exit(export_main(args[1:]))
     _lightning_cli(args)

@@ -7,13 +7,11 @@ The module composes the pieces and owns none of their logic: sampling is `rollou
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import random
 import time
 import warnings
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Literal
 
 import lightning as L
@@ -45,8 +43,6 @@ class CodeRLModule(L.LightningModule):
         max_iterations: PPO iterations to run. (Lightning's ``max_steps`` counts optimizer steps, several per
             iteration, so training stops on this instead.)
         forward_batch_size: Samples per forward pass when computing old/reference log-probs and values.
-        log_samples_every: Every N iterations, append the batch's prompts, responses and per-component scores to
-            ``samples.jsonl`` in the log directory (0 = never).
     """
 
     def __init__(
@@ -62,7 +58,6 @@ class CodeRLModule(L.LightningModule):
         reward_placement: Literal["dense", "eos"] = "dense",
         max_iterations: int = 100,
         forward_batch_size: int = 16,
-        log_samples_every: int = 10,
     ) -> None:
         super().__init__()
         # checkpoints load with weights_only=True: keep hyper-parameters as plain containers
@@ -79,7 +74,8 @@ class CodeRLModule(L.LightningModule):
         self.reward_placement = reward_placement
         self.max_iterations = max_iterations
         self.forward_batch_size = forward_batch_size
-        self.log_samples_every = log_samples_every
+        self.last_iteration: dict | None = None
+        """The last iteration's rollout, per-component scores, weights and per-token rewards (for callbacks)."""
 
         self.tokenizer = load_tokenizer(model.name_or_path, model.trust_remote_code)
         policy = load_causal_lm(model)
@@ -193,8 +189,13 @@ class CodeRLModule(L.LightningModule):
         self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=rollout.batch_size)
         self.log("reward", metrics["reward/total"], prog_bar=True, on_step=True, batch_size=rollout.batch_size)
         self.log("kl", metrics["objective/kl"], prog_bar=True, on_step=True, batch_size=rollout.batch_size)
-        if self.log_samples_every and self.iteration % self.log_samples_every == 0:
-            self._write_samples(rollout, component_scores)
+        self.last_iteration = {
+            "rollout": rollout,
+            "scores": component_scores,
+            "weights": {c.name: c.weight for c in components},
+            "kl_reward": (-cfg.kl_coef * kl).cpu(),
+            "rewards": rewards.detach().cpu(),
+        }
 
     def rollout(self, batch: list[dict], options: GenerationOptions) -> Rollout:
         """Render prompts, sample responses from the current policy (the trainer's rank-local batch)."""
@@ -355,22 +356,6 @@ class CodeRLModule(L.LightningModule):
         )
         metrics["perf/samples_per_s"] = rollout.batch_size / max(timings["step"], 1e-9)
         return metrics
-
-    def _write_samples(self, rollout: Rollout, component_scores: dict[str, torch.Tensor]) -> None:
-        if self.trainer is None or not self.trainer.is_global_zero:
-            return
-        log_dir = Path(self.trainer.log_dir or self.trainer.default_root_dir)
-        log_dir.mkdir(parents=True, exist_ok=True)
-        with open(log_dir / "samples.jsonl", "a", encoding="utf-8") as f:
-            for i in range(rollout.batch_size):
-                record = {
-                    "iteration": self.iteration,
-                    "task_id": rollout.tasks[i].get("task_id"),
-                    "prompt": rollout.prompts[i],
-                    "response": rollout.texts[i],
-                    "scores": {name: float(s[i].sum()) for name, s in component_scores.items()},
-                }
-                f.write(json.dumps(record) + "\n")
 
     # -----------------------------------------------------------------------------------------------------------------
     # validation / test: greedy responses scored by the same components

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from test_module import read_metrics, write_config
+from tests.test_module import read_metrics, write_config
 
 from lit_coderl.cli import main
 

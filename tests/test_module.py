@@ -21,6 +21,7 @@ BASE_CONFIG = {
         "callbacks": [
             {"class_path": "lit_coderl.rewards.syntax.SyntaxReward", "init_args": {"valid_bonus": 0.1}},
             {"class_path": "lit_coderl.rewards.lint.LintReward"},
+            {"class_path": "lit_coderl.samples.SampleTable", "init_args": {"every_n_iterations": 1}},
         ],
     },
     "model": {
@@ -29,7 +30,6 @@ BASE_CONFIG = {
         "ppo": {"ppo_epochs": 2, "minibatch_size": 2},
         "max_iterations": 2,
         "learning_rate": 1.0e-3,
-        "log_samples_every": 1,
     },
     "data": {
         "sources": [
@@ -91,13 +91,16 @@ def test_fit_runs_ppo_iterations_and_logs(tmp_path, random_model_dir):
         assert rows[-1][key] != "", key
     # first PPO epoch starts on-policy: the ratio is 1 before any update
     assert float(rows[0]["val/ratio"]) == pytest.approx(1.0, abs=0.1)
-    assert (tmp_path / "logs" / "version_0" / "samples.jsonl").exists()
+    samples = (tmp_path / "logs" / "version_0" / "samples.jsonl").read_text().splitlines()
+    assert len(samples) == 8  # 4 per iteration
+    page = (tmp_path / "logs" / "version_0" / "samples" / "iter-2.html").read_text()
+    assert "<span style=" in page and "syntax" in page
 
 
 def test_yaml_removes_a_reward_and_adds_a_user_component(tmp_path, random_model_dir):
     callbacks = [
         {"class_path": "lit_coderl.rewards.syntax.SyntaxReward"},  # lint removed
-        {"class_path": "user_rewards.LengthReward", "init_args": {"weight": 0.5}},
+        {"class_path": "tests.user_rewards.LengthReward", "init_args": {"weight": 0.5}},
     ]
     config = write_config(tmp_path, random_model_dir, **{"trainer.callbacks": callbacks, "model.max_iterations": 1})
     main(["fit", "--config", str(config)])
@@ -108,7 +111,7 @@ def test_yaml_removes_a_reward_and_adds_a_user_component(tmp_path, random_model_
 
 
 def test_nan_rewards_are_counted_not_fatal(tmp_path, random_model_dir):
-    callbacks = [{"class_path": "user_rewards.NaNReward"}]
+    callbacks = [{"class_path": "tests.user_rewards.NaNReward"}]
     config = write_config(tmp_path, random_model_dir, **{"trainer.callbacks": callbacks, "model.max_iterations": 1})
     with pytest.warns(UserWarning, match="NaN/inf"):
         main(["fit", "--config", str(config)])
@@ -130,7 +133,7 @@ def test_resume_continues_with_identical_state(tmp_path, random_model_dir):
         run_dir = tmp_path / run
         run_dir.mkdir(exist_ok=True)
         callbacks = [
-            {"class_path": "user_rewards.LengthReward", "init_args": {"weight": 0.1}},
+            {"class_path": "tests.user_rewards.LengthReward", "init_args": {"weight": 0.1}},
             {
                 "class_path": "lit_coderl.callbacks.IterationCheckpoint",
                 "init_args": {"every_n_iterations": 2, "dirpath": str(run_dir / "ckpt")},

@@ -1,0 +1,255 @@
+"""RoboEval (CodeBotler's benchmark): 16 tasks × 5 prompt paraphrases = 80 prompts, scored in fixed worlds.
+
+Each sample ``{"task_id": "<Task>_<variant>", "solution": <def task_program(): ...>}`` runs in one sandbox child
+(all of the task's states in that process, `lit_coderl.robot.roboeval.evaluate_program`) and gets one of the four
+outcomes of the paper's Table 2: Python error, simulation (robot execution) error, completion error, success.
+
+Licence: RoboEval is evaluation-only material (BSD-3 with a Machine Learning Restriction): never training data.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter, defaultdict
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from lit_coderl.evaluate.base import DEFAULT_DATA_DIR, Evaluator
+from lit_coderl.robot.harness import extract_program
+from lit_coderl.robot.prompts import EXAMPLE_PREFIX, USER_TEMPLATE, assistant_answer, completion_prompt
+from lit_coderl.robot.roboeval import (
+    COMPLETION_ERROR,
+    DEFAULT_STATE_TIMEOUT_S,
+    OUTCOMES,
+    PYTHON_ERROR,
+    ROBOT_ERROR,
+    SUCCESS,
+)
+from lit_coderl.robot.roboeval_tasks import load_tasks
+from lit_coderl.sandbox import CallResult, Limits, SandboxPool
+
+INVALID_SAMPLE = "InvalidSample"
+"""Outcome of a sample whose ``task_id`` names no RoboEval prompt (not counted in Table 2)."""
+
+TABLE2_COLUMNS = {
+    PYTHON_ERROR: "Python err.",
+    ROBOT_ERROR: "Simulation err.",
+    COMPLETION_ERROR: "Completion err.",
+    SUCCESS: "Success",
+}
+"""Outcome → column title of the paper's Table 2."""
+
+EVALUATION_EXAMPLES = (2, 4)
+"""Jolfaei et al. evaluate with chat messages ``[0, 3, 4, 7, 8]``: the system message and few-shot examples 2 and 4."""
+
+COMPLETION_STOP = ["\n#", "\ndef", "```", "import"]
+"""Robo-Instruct's stop sequences for the completion-style prompt."""
+
+DEFAULT_SANDBOX_SLACK_S = 5.0
+"""Seconds added to ``states × state_timeout_s`` for the sandbox limit of one program (start-up, data loading)."""
+_TARGET = "lit_coderl.robot.roboeval:evaluate_program"
+_EXAMPLE_HEADER = re.compile(r"^# (?P<instruction>.+)\n(?=def task_program\(\):\n)", re.MULTILINE)
+
+
+def parse_prompt_prefix(prefix: str) -> tuple[str, list[tuple[str, str]]]:
+    """Split the completion prompt prefix into the API part (docstring + stubs) and its (instruction, program) examples.
+
+    Raises ``ValueError`` when no example is found.
+    """
+    headers = list(_EXAMPLE_HEADER.finditer(prefix))
+    if not headers:
+        raise ValueError("no '# <instruction>' + 'def task_program():' example found in the prompt prefix")
+    examples = []
+    for header, following in zip(headers, [*headers[1:], None], strict=True):
+        end = following.start() if following is not None else prefix.find("\n# ", header.end())
+        body = prefix[header.end() : end if end >= 0 else len(prefix)]
+        examples.append((header.group("instruction").strip(), body.strip("\n").rstrip()))
+    return prefix[: headers[0].start()].strip("\n").rstrip(), examples
+
+
+class RoboEvalEvaluator(Evaluator):
+    """RoboEval, scored with our fixed-state simulator, RTL checks and the original's outcome rules.
+
+    Args:
+        data_dir: The shared data directory (``roboeval/tasks.json``, ``roboeval_data.csv``, prompt files).
+        workers: Parallel sandbox workers (default: CPU count).
+        **options: ``state_timeout_s`` (per-state limit, default 1.0 as the original; the paper's authors used 15),
+            ``prompt_style`` (``"completion"``, default, or ``"chat"`` for Jolfaei et al.'s format C), ``sleep``
+            (``"zero"``: Robo-Instruct's no-op ``time.sleep``, or ``"codebotler"``), ``memory_mb`` (per program,
+            default 2048), ``sandbox_slack_s`` (added to ``states × state_timeout_s`` for the whole program's
+            limit, default 5).
+    """
+
+    kind = "roboeval"
+    #: greedy decoding (the paper evaluates one greedy completion per prompt)
+    generation: dict[str, Any] = {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 512}
+
+    def __init__(self, data_dir: Path | str = DEFAULT_DATA_DIR, workers: int | None = None, **options: Any) -> None:
+        super().__init__(data_dir=data_dir, workers=workers, **options)
+        self.state_timeout_s = float(options.get("state_timeout_s", DEFAULT_STATE_TIMEOUT_S))
+        if not self.state_timeout_s > 0:
+            raise ValueError(f"state_timeout_s must be positive, got {self.state_timeout_s}")
+        self.prompt_style = str(options.get("prompt_style", "completion"))
+        if self.prompt_style not in ("completion", "chat"):
+            raise ValueError(f"prompt_style must be 'completion' or 'chat', got {self.prompt_style!r}")
+        self.sleep = str(options.get("sleep", "zero"))
+        if self.sleep not in ("zero", "codebotler"):
+            raise ValueError(f"sleep must be 'zero' or 'codebotler', got {self.sleep!r}")
+        self.memory_mb = int(options.get("memory_mb", 2048))
+        self.sandbox_slack_s = float(options.get("sandbox_slack_s", DEFAULT_SANDBOX_SLACK_S))
+        if self.memory_mb <= 0 or self.sandbox_slack_s < 0:
+            raise ValueError("memory_mb must be positive and sandbox_slack_s non-negative")
+        if self.prompt_style == "completion":
+            self.generation = {**type(self).generation, "stop_strings": COMPLETION_STOP}
+
+    # -- tasks and prompts ---------------------------------------------------------------------------------------
+    def tasks(self) -> dict[str, dict[str, Any]]:
+        """The 80 prompts as ``{"<Task>_<variant>": {task_id, task, variant, instruction, n_states}}``."""
+        tasks = {}
+        for name, task in load_tasks(self.data_dir).items():
+            for variant, instruction in enumerate(task.prompts):
+                task_id = f"{name}_{variant}"
+                tasks[task_id] = {
+                    "task_id": task_id,
+                    "task": name,
+                    "variant": variant,
+                    "instruction": instruction,
+                    "n_states": len(task.tests),
+                }
+        return tasks
+
+    def prompt(self, task: dict[str, Any]) -> list[dict[str, str]] | str:
+        """The completion-style prompt (prefix + instruction + suffix), or format C chat messages if ``chat``."""
+        if self.prompt_style == "completion":
+            return completion_prompt(task["instruction"], self.data_dir)
+        prefix_path = self.data_dir / "roboeval" / "prompt_prefix.txt"
+        if not prefix_path.is_file():
+            raise FileNotFoundError(f"RoboEval prompt file not found: {prefix_path} (set --data-dir)")
+        api, examples = parse_prompt_prefix(prefix_path.read_text(encoding="utf-8"))
+        if len(examples) < max(EVALUATION_EXAMPLES):
+            raise ValueError(f"{prefix_path} has {len(examples)} examples; format C needs {max(EVALUATION_EXAMPLES)}")
+        messages = [{"role": "system", "content": api}]
+        for number in EVALUATION_EXAMPLES:
+            instruction, program = examples[number - 1]
+            messages.append({"role": "user", "content": EXAMPLE_PREFIX + USER_TEMPLATE.format(instruction)})
+            messages.append({"role": "assistant", "content": assistant_answer(program)})
+        messages.append({"role": "user", "content": USER_TEMPLATE.format(task["instruction"])})
+        return messages
+
+    def extract(self, task: dict[str, Any], completion: str) -> str:
+        """The ``def task_program():`` program in a completion (Robo-Instruct's post-processing, §3)."""
+        return extract_program(completion)
+
+    # -- scoring -------------------------------------------------------------------------------------------------
+    def score(self, samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One result per sample, in order: ``task_id`` (and ``id``), ``task``, ``outcome``, ``error``,
+        ``error_class``, ``passed`` and ``states`` (per-state ``status``, ``expect_timeout``, ``events``,
+        ``passed``, ``error``, ``error_line``).
+
+        Each program runs in one sandbox child with an overall limit of ``states × state_timeout_s`` plus slack;
+        a failure of the whole child (timeout, memory, crash) becomes a Python error.
+        """
+        tasks = load_tasks(self.data_dir)
+        data_dir = str(self.data_dir.resolve())  # the sandbox child runs in its own working directory
+        results: list[dict[str, Any]] = []
+        jobs: list[tuple[int, str, dict[str, Any], Limits]] = []
+        for index, sample in enumerate(samples):
+            sample = sample if isinstance(sample, dict) else {}
+            task_name = _task_name(sample.get("task_id"), tasks)
+            results.append(_invalid(sample) if task_name is None else {})
+            if task_name is None:
+                continue
+            kwargs = {
+                "task_name": task_name,
+                "code": sample.get("solution"),
+                "data_dir": data_dir,
+                "state_timeout_s": self.state_timeout_s,
+                "sleep": self.sleep,
+            }
+            limit_s = len(tasks[task_name].tests) * self.state_timeout_s + self.sandbox_slack_s
+            jobs.append((index, task_name, kwargs, Limits(timeout_s=limit_s, memory_mb=self.memory_mb)))
+        if not jobs:
+            return results
+        workers = max(1, min(self.workers or os.cpu_count() or 1, len(jobs)))
+        with SandboxPool(workers=workers, limits=Limits(memory_mb=self.memory_mb)) as pool:
+            futures = [(index, name, pool.submit_call(_TARGET, kwargs, limits)) for index, name, kwargs, limits in jobs]
+            for index, task_name, future in futures:
+                results[index] = _sample_result(samples[index], _call_to_result(task_name, _call_result(future)))
+        return results
+
+    def summary(self, results: list[dict[str, Any]]) -> str:
+        """The paper's Table 2 layout (counts per outcome) plus pass@1 averaged over prompts and a per-task line."""
+        counts = Counter(result.get("outcome") for result in results)
+        valid = [result for result in results if result.get("outcome") in OUTCOMES]
+        header = " | ".join(TABLE2_COLUMNS.values())
+        row = " | ".join(f"{counts.get(outcome, 0):>{len(title)}}" for outcome, title in TABLE2_COLUMNS.items())
+        lines = [
+            f"RoboEval: {len(valid)} programs (per-state timeout {self.state_timeout_s:g} s)",
+            f"| {header} |",
+            f"| {row} |",
+        ]
+        by_prompt: dict[str, list[bool]] = defaultdict(list)
+        by_task: dict[str, list[bool]] = defaultdict(list)
+        for result in valid:
+            success = result["outcome"] == SUCCESS
+            by_prompt[str(result.get("task_id"))].append(success)
+            by_task[str(result.get("task", ""))].append(success)
+        if by_prompt:
+            pass_at_1 = sum(sum(v) / len(v) for v in by_prompt.values()) / len(by_prompt)
+            lines.append(f"pass@1 (mean over {len(by_prompt)} prompts): {100 * pass_at_1:.1f}%")
+            per_task = ", ".join(f"{task} {sum(v)}/{len(v)}" for task, v in sorted(by_task.items()))
+            lines.append(f"success per task: {per_task}")
+        if counts.get(INVALID_SAMPLE):
+            lines.append(f"invalid samples (unknown task_id, not counted): {counts[INVALID_SAMPLE]}")
+        return "\n".join(lines)
+
+
+def _task_name(task_id: Any, tasks: dict[str, Any]) -> str | None:
+    """The task of a ``<Task>_<variant>`` id (variant 0-4), or None."""
+    if not isinstance(task_id, str):
+        return None
+    name, _, variant = task_id.rpartition("_")
+    if name not in tasks or not variant.isdigit() or not 0 <= int(variant) < len(tasks[name].prompts):
+        return None
+    return name
+
+
+def _invalid(sample: dict[str, Any]) -> dict[str, Any]:
+    error = f"unknown RoboEval task_id {sample.get('task_id')!r} (expected '<Task>_<0-4>')"
+    result = {"task": None, "outcome": INVALID_SAMPLE, "error": error, "error_class": None, "states": []}
+    return _sample_result(sample, result)
+
+
+def _sample_result(sample: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    out = {"task_id": sample.get("task_id")}
+    if "id" in sample:
+        out["id"] = sample["id"]
+    out.update(result)
+    out["passed"] = result["outcome"] == SUCCESS
+    return out
+
+
+def _call_result(future: Future[CallResult]) -> CallResult:
+    """The future's result; a failure of the pool itself becomes a crashed call instead of an exception."""
+    try:
+        return future.result()
+    except Exception as exc:
+        return CallResult(status="crash", error=f"sandbox pool failure: {type(exc).__name__}: {exc}")
+
+
+def _call_to_result(task_name: str, call: CallResult) -> dict[str, Any]:
+    """The evaluation dict of a sandbox call; a failure of the whole child is a Python error.
+
+    The states the child reported as finished are kept; the failure happened in the next one.
+    """
+    if call.status == "ok" and isinstance(call.value, dict) and call.value.get("outcome") in OUTCOMES:
+        return call.value
+    states = call.progress if isinstance(call.progress, list) else []
+    reason = {"timeout": "the program ran past its overall time limit", "memory": "the program ran out of memory"}
+    error = f"sandbox {call.status}: {reason.get(call.status, call.error or 'no result')} (in state {len(states)})"
+    return {"task": task_name, "outcome": PYTHON_ERROR, "error": error, "error_class": "Sandbox", "states": states}
+
+
+__all__ = ["COMPLETION_STOP", "INVALID_SAMPLE", "TABLE2_COLUMNS", "RoboEvalEvaluator", "parse_prompt_prefix"]

@@ -1,0 +1,52 @@
+"""``python -m lit_coderl export --ckpt_path CKPT --out DIR [--merge]``: a checkpoint to a Hugging Face model dir.
+
+Without ``--merge`` a LoRA run is written as an adapter dir (``adapter_config.json`` naming its base model), which
+``AutoModelForCausalLM.from_pretrained(DIR)`` loads when peft is installed; with ``--merge`` the adapter is folded into
+the base weights and a plain model dir is written. The tokenizer and the value head (``value_head.pt``) go alongside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+
+def export_checkpoint(ckpt_path: str | Path, out: str | Path, merge: bool = False) -> Path:
+    """Write the policy of a lit_coderl checkpoint to ``out`` and return it."""
+    from lit_coderl.module import CodeRLModule
+
+    ckpt_path, out = Path(ckpt_path), Path(out)
+    if not ckpt_path.is_file():
+        raise FileNotFoundError(f"checkpoint {ckpt_path} does not exist")
+    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    hparams = checkpoint.get("hyper_parameters")
+    if not hparams or "model" not in hparams:
+        raise ValueError(f"{ckpt_path} is not a lit_coderl checkpoint (no model hyper-parameters)")
+    module = CodeRLModule(**hparams)
+    module.load_state_dict(checkpoint["state_dict"])
+    policy = module.net.policy
+    out.mkdir(parents=True, exist_ok=True)
+    if module.net.uses_adapter and merge:
+        policy = policy.merge_and_unload()
+    policy.save_pretrained(out)
+    module.tokenizer.save_pretrained(out)
+    torch.save(module.net.value_head.state_dict(), out / "value_head.pt")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lit_coderl export", description=__doc__.splitlines()[0])
+    parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by fit")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--merge", action="store_true", help="fold the LoRA adapter into the base weights")
+    args = parser.parse_args(argv)
+    try:
+        out = export_checkpoint(args.ckpt_path, args.out, args.merge)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,139 @@
+"""RoboEval's evaluation algorithm for one program (``docs/robosim-roboeval.md`` §7.3).
+
+For each test of the task, **in state order**, the program is rewritten by the shared harness (§4.1: lower-cased
+double-quoted literals, naive ``robot.`` prefixing, ``time.sleep`` neutralised) and run against a fresh fixed-state
+`Robot` with a per-state wall-clock limit (1 s originally; Jolfaei et al. needed 15 s for process start-up, which
+in-process runs do not pay):
+
+* a timeout in a state not marked ``expect_timeout`` → **PythonError**, evaluation stops;
+* an exception → **RobotExecutionError** if the last stderr line contains "Robot", else **PythonError**; stop;
+* otherwise the state's RTL check runs on the parsed trace (the partial trace after an expected timeout; the
+  parser stops at the first malformed stdout line, so a ``print`` truncates it). A failed check sets the program
+  to CompletionError **but evaluation continues**: an error in a later state still wins;
+* an exception raised by the check itself is classified like a program error (same "Robot" substring rule).
+
+After all states: **Success** if every check passed, else **CompletionError**.
+
+`evaluate_program` is the entry point run inside a sandbox child (all states in that one process); it returns a
+plain, picklable dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from lit_coderl.robot.harness import classify_error, error_class, rewrite_program, run_program
+from lit_coderl.robot.roboeval_sim import Robot, WorldState
+from lit_coderl.robot.roboeval_tasks import RoboEvalTask, RoboEvalTest, load_tasks
+from lit_coderl.robot.rtl import trace_from_events
+from lit_coderl.sandbox import report_progress
+
+PYTHON_ERROR = "PythonError"
+ROBOT_ERROR = "RobotExecutionError"
+COMPLETION_ERROR = "CompletionError"
+SUCCESS = "Success"
+OUTCOMES = (PYTHON_ERROR, ROBOT_ERROR, COMPLETION_ERROR, SUCCESS)
+"""The four outcome classes, in the order of the paper's Table 2."""
+
+DEFAULT_STATE_TIMEOUT_S = 1.0
+"""The original per-state wall-clock limit."""
+
+
+def _error_outcome(error_text: str) -> str:
+    return ROBOT_ERROR if classify_error(error_text) == "robot" else PYTHON_ERROR
+
+
+def _run_state(index: int, rewritten: str, test: RoboEvalTest, timeout_s: float) -> dict[str, Any]:
+    """Run one state and apply its check; the per-state record (``outcome`` set only when evaluation stops)."""
+    robot = Robot(WorldState.from_dict(test.state))
+    result = run_program(rewritten, robot, timeout_s)
+    expect_timeout = test.expect_timeout
+    record: dict[str, Any] = {
+        "state": index,
+        "status": result.status,
+        "expect_timeout": expect_timeout,
+        "events": len(result.trace),
+        "passed": None,
+        "error": result.error,
+        "error_line": result.error_line,
+        "outcome": None,
+    }
+    if result.status == "timeout" and not expect_timeout:
+        record["error"] = "Timeout: the program did not finish in time"
+        record["outcome"] = PYTHON_ERROR
+        return record
+    if result.status == "error":
+        record["outcome"] = _error_outcome(result.error or "")
+        return record
+    try:
+        record["passed"] = bool(test.check(trace_from_events(result.trace)))
+    except Exception as exc:  # a checker failure is classified like a program error, as in the original
+        text = f"{type(exc).__name__}: {exc}"
+        record["error"] = text
+        record["outcome"] = _error_outcome(str(exc))
+    return record
+
+
+def evaluate_task_program(
+    task: RoboEvalTask,
+    code: str,
+    state_timeout_s: float = DEFAULT_STATE_TIMEOUT_S,
+    sleep: Literal["zero", "codebotler"] = "zero",
+    on_state: Callable[[list[dict[str, Any]]], None] | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``code`` (a ``def task_program():`` program) on every state of ``task``; see the module docstring.
+
+    ``on_state`` is called with the state records so far after each state (progress that survives a killed
+    sandbox child). Returns ``{"task", "outcome", "error", "error_class", "states"}`` where ``states`` lists one
+    record per state run (``state`` index, ``status`` ok/error/timeout, ``expect_timeout``, ``events`` traced,
+    ``passed`` check result or None, ``error``, ``error_line``); states after a stopping error are not run.
+    """
+    if not isinstance(code, str):
+        return _result(task.name, PYTHON_ERROR, f"TypeError: the program must be a string, not {type(code).__name__}")
+    rewritten = rewrite_program(code, sleep=sleep)
+    states: list[dict[str, Any]] = []
+    all_passed = True
+    for index, test in enumerate(task.tests):
+        record = _run_state(index, rewritten, test, state_timeout_s)
+        stopped_by = record.pop("outcome")
+        states.append(record)
+        if on_state is not None:
+            on_state(states)
+        if stopped_by is not None:
+            return _result(task.name, stopped_by, record["error"], states)
+        all_passed = all_passed and bool(record["passed"])
+    return _result(task.name, SUCCESS if all_passed else COMPLETION_ERROR, None, states)
+
+
+def _result(task: str, outcome: str, error: str | None, states: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"task": task, "outcome": outcome, "error": error, "error_class": error_class(error), "states": states or []}
+
+
+def evaluate_program(
+    task_name: str,
+    code: str,
+    data_dir: str,
+    state_timeout_s: float = DEFAULT_STATE_TIMEOUT_S,
+    sleep: Literal["zero", "codebotler"] = "zero",
+) -> dict[str, Any]:
+    """Evaluate one program on one RoboEval task (by name, e.g. ``"CountSavory"``); the sandbox entry point.
+
+    Args:
+        task_name: A task name of ``tasks.json`` (a ``<Task>_<variant>`` id is accepted too).
+        code: The program text, a ``def task_program():`` function.
+        data_dir: The shared data directory holding ``roboeval/tasks.json``.
+        state_timeout_s: Wall-clock limit per state run (the original: 1 s).
+        sleep: ``"zero"`` (Robo-Instruct: every ``time.sleep`` is a no-op) or ``"codebotler"``.
+
+    Raises ``FileNotFoundError`` when the data is absent and ``KeyError`` for an unknown task; a bad program
+    never raises (it gets an outcome).
+    """
+    tasks = load_tasks(Path(data_dir))
+    name = task_name if task_name in tasks else task_name.rsplit("_", 1)[0]
+    if name not in tasks:
+        raise KeyError(f"unknown RoboEval task {task_name!r}; known: {sorted(tasks)}")
+    return evaluate_task_program(
+        tasks[name], code, state_timeout_s=state_timeout_s, sleep=sleep, on_state=report_progress
+    )
