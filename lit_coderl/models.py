@@ -49,6 +49,11 @@ class ModelOptions:
     """Weights' dtype. Use bfloat16 on GPUs that support it (value head and losses stay float32)."""
     lora: LoraOptions = field(default_factory=LoraOptions)
     """LoRA settings."""
+    critic: Literal["head", "adapter", "model"] = "head"
+    """Value function: ``head`` on the shared policy backbone; ``adapter``, a second LoRA adapter on the same frozen
+    base (decoupled critic, no second copy); ``model``, a separate model (``critic_path``)."""
+    critic_path: str | None = None
+    """Model of ``critic: model`` (default: the policy's ``name_or_path``)."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass (less memory, ~30% slower); switched off during generation."""
     trust_remote_code: bool = False
@@ -84,37 +89,60 @@ def load_tokenizer(name_or_path: str, trust_remote_code: bool = False):
     return tokenizer
 
 
-def load_causal_lm(options: ModelOptions) -> nn.Module:
-    """The policy: an HF causal LM with dropout off, wrapped in a LoRA adapter when enabled."""
+def load_causal_lm(options: ModelOptions, name_or_path: str | None = None) -> nn.Module:
+    """An HF causal LM with dropout off, wrapped in a LoRA adapter when enabled."""
     from transformers import AutoModelForCausalLM
 
-    path = resolve_model_path(options.name_or_path)
+    path = resolve_model_path(name_or_path or options.name_or_path)
     dtype = "auto" if options.dtype == "auto" else getattr(torch, options.dtype)
     model = _from_pretrained(AutoModelForCausalLM, path, dtype=dtype, trust_remote_code=options.trust_remote_code)
     disable_dropout(model)
     if options.lora.enabled:
-        from peft import LoraConfig, get_peft_model
+        from peft import get_peft_model
 
-        present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-        targets = [m for m in options.lora.target_modules if m in present]
-        if not targets:
-            raise ValueError(
-                f"none of the LoRA target modules {options.lora.target_modules} exist in {path}; "
-                f"available leaf names include {sorted(present)[:20]}"
-            )
-        config = LoraConfig(
-            r=options.lora.r,
-            lora_alpha=options.lora.alpha,
-            lora_dropout=options.lora.dropout,
-            target_modules=targets,
-            bias="none",
-            task_type="CAUSAL_LM",
-        )
-        model = get_peft_model(model, config)
+        model = get_peft_model(model, lora_config(options.lora, model))
         disable_dropout(model)
     if options.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     return model
+
+
+def lora_config(lora: LoraOptions, model: nn.Module):
+    """A peft `LoraConfig` for the target modules that exist in ``model``."""
+    from peft import LoraConfig
+
+    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    targets = [m for m in lora.target_modules if m in present]
+    if not targets:
+        raise ValueError(
+            f"none of the LoRA target modules {lora.target_modules} exist in the model; "
+            f"available leaf names include {sorted(present)[:20]}"
+        )
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=targets,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+def build_networks(options: ModelOptions) -> PolicyAndValue:
+    """Policy, critic and (implicitly) reference as configured."""
+    policy = load_causal_lm(options)
+    critic_model = critic_lora = None
+    if options.critic == "model":
+        critic_model = load_causal_lm(options, options.critic_path or options.name_or_path)
+    elif options.critic == "adapter":
+        critic_lora = lora_config(options.lora, policy) if options.lora.enabled else None
+    return PolicyAndValue(
+        policy,
+        frozen_reference=not options.lora.enabled,
+        critic=options.critic,
+        critic_model=critic_model,
+        critic_lora=critic_lora,
+    )
 
 
 def _from_pretrained(cls, path: str, **kwargs):
@@ -155,18 +183,48 @@ class ValueHead(nn.Module):
         return self.summary(hidden.float()).squeeze(-1)
 
 
-class PolicyAndValue(nn.Module):
-    """The trained networks: the policy LM (with LoRA or not) and the value head; the reference is derived.
+CriticMode = Literal["head", "adapter", "model"]
 
-    With LoRA the reference is the same model inside ``disable_adapter()``; without it a frozen copy is kept.
+
+class PolicyAndValue(nn.Module):
+    """The trained networks: the policy LM (with LoRA or not) and the critic; the reference is derived.
+
+    Critic modes:
+    - ``head``: a value head on the policy's last hidden state (shared backbone, as TRL v0.11, trlx, PPOCoder).
+    - ``adapter``: a second LoRA adapter (``critic``) on the same frozen base with its own head: a decoupled critic
+      without a second model copy (needs LoRA).
+    - ``model``: a separate model (``critic_model``) with its own head.
+
+    The reference is the policy inside ``disable_adapter()`` with LoRA; a frozen copy otherwise.
     """
 
-    def __init__(self, policy: nn.Module, frozen_reference: bool) -> None:
+    def __init__(
+        self,
+        policy: nn.Module,
+        frozen_reference: bool,
+        critic: CriticMode = "head",
+        critic_model: nn.Module | None = None,
+        critic_lora=None,
+    ) -> None:
         super().__init__()
         self.policy = policy
-        config = policy.config
-        hidden = getattr(config, "hidden_size", None) or config.get_text_config().hidden_size
-        self.value_head = ValueHead(hidden)
+        self.critic_mode = critic
+        self.critic_model: nn.Module | None = None
+        if critic == "adapter":
+            if not self.uses_adapter or critic_lora is None:
+                raise ValueError("critic: adapter needs LoRA on the policy (model.lora.enabled: true)")
+            policy.add_adapter("critic", critic_lora)
+            policy.set_adapter("default")
+            self._lora_params = [p for n, p in policy.named_parameters() if "lora_" in n]
+            self._enable_all_adapters()
+        elif critic == "model":
+            if critic_model is None:
+                raise ValueError("critic: model needs a critic model")
+            self.critic_model = critic_model
+        elif critic != "head":
+            raise ValueError(f"unknown critic mode {critic!r}; expected head, adapter or model")
+        source = critic_model if critic == "model" else policy
+        self.value_head = ValueHead(_hidden_size(source.config))
         self.reference: nn.Module | None = None
         if frozen_reference:
             # full fine-tuning: the reference must be a frozen copy taken before any update
@@ -183,13 +241,53 @@ class PolicyAndValue(nn.Module):
     def reference_model(self) -> nn.Module:
         return self.policy if self.reference is None else self.reference
 
-    def forward(self, input_ids, attention_mask, position_ids, with_values: bool = True):
-        out = self.policy(
+    def policy_parameters(self) -> list[nn.Parameter]:
+        """Trainable weights of the policy (its LoRA adapter, or all its weights)."""
+        critic_ids = {id(p) for p in self.critic_parameters()}
+        return [p for p in self.policy.parameters() if p.requires_grad and id(p) not in critic_ids]
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """Trainable weights of the critic: the value head plus the critic adapter or model."""
+        params = list(self.value_head.parameters())
+        if self.critic_mode == "adapter":
+            params += [p for n, p in self.policy.named_parameters() if "lora_" in n and ".critic." in n]
+        elif self.critic_mode == "model":
+            params += [p for p in self.critic_model.parameters() if p.requires_grad]
+        return params
+
+    def _enable_all_adapters(self) -> None:
+        # peft freezes inactive adapters on set_adapter; both are trained, each in its own forward pass
+        for param in self._lora_params:
+            param.requires_grad_(True)
+
+    def _run(self, model, input_ids, attention_mask, position_ids, hidden: bool):
+        return model(
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            output_hidden_states=with_values,
+            output_hidden_states=hidden,
             use_cache=False,
         )
-        values = self.value_head(out.hidden_states[-1]) if with_values else None
-        return out.logits, values
+
+    def forward(self, input_ids, attention_mask, position_ids, with_values: bool = True):
+        """Policy logits and (optionally) critic values at every position."""
+        shared = with_values and self.critic_mode == "head"
+        out = self._run(self.policy, input_ids, attention_mask, position_ids, hidden=shared)
+        if not with_values:
+            return out.logits, None
+        if self.critic_mode == "head":
+            return out.logits, self.value_head(out.hidden_states[-1])
+        if self.critic_mode == "adapter":
+            self.policy.set_adapter("critic")
+            try:
+                critic_out = self._run(self.policy, input_ids, attention_mask, position_ids, hidden=True)
+            finally:
+                self.policy.set_adapter("default")
+                self._enable_all_adapters()
+        else:
+            critic_out = self._run(self.critic_model, input_ids, attention_mask, position_ids, hidden=True)
+        return out.logits, self.value_head(critic_out.hidden_states[-1])
+
+
+def _hidden_size(config) -> int:
+    return getattr(config, "hidden_size", None) or config.get_text_config().hidden_size

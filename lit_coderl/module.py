@@ -20,7 +20,7 @@ import torch
 
 from lit_coderl import ppo
 from lit_coderl.data.prompts import render_prompt
-from lit_coderl.models import ModelOptions, PolicyAndValue, load_causal_lm, load_tokenizer
+from lit_coderl.models import ModelOptions, build_networks, load_tokenizer
 from lit_coderl.ppo import PPOConfig
 from lit_coderl.rewards.base import RewardComponent
 from lit_coderl.rollout import GenerationOptions, Rollout, generate
@@ -78,8 +78,7 @@ class CodeRLModule(L.LightningModule):
         """The last iteration's rollout, per-component scores, weights and per-token rewards (for callbacks)."""
 
         self.tokenizer = load_tokenizer(model.name_or_path, model.trust_remote_code)
-        policy = load_causal_lm(model)
-        self.net = PolicyAndValue(policy, frozen_reference=not model.lora.enabled)
+        self.net = build_networks(model)
         # from_pretrained returns eval mode; dropout is off anyway, train mode only matters for checkpointing
         self.net.policy.train()
         self.iteration = 0
@@ -94,8 +93,8 @@ class CodeRLModule(L.LightningModule):
     # optimizer
 
     def configure_optimizers(self):
-        policy_params = [p for p in self.net.policy.parameters() if p.requires_grad]
-        value_params = list(self.net.value_head.parameters())
+        policy_params = self.net.policy_parameters()
+        value_params = self.net.critic_parameters()
         # one optimizer with two param groups: DeepSpeed supports exactly one
         optimizer = torch.optim.AdamW(
             [
@@ -150,10 +149,10 @@ class CodeRLModule(L.LightningModule):
 
         mask = rollout.response_mask.to(self.device)
         with _timed(timings, "values"):
-            old_logprobs, values = self._logprobs_and_values(rollout, self.net.policy, with_values=True)
+            old_logprobs, values = self._logprobs_and_values(rollout, reference=False)
         with _timed(timings, "ref_logprobs"):
             with self.net.reference_context():
-                ref_logprobs, _ = self._logprobs_and_values(rollout, self.net.reference_model(), with_values=False)
+                ref_logprobs, _ = self._logprobs_and_values(rollout, reference=True)
         rollout.logprobs, rollout.ref_logprobs, rollout.values = old_logprobs, ref_logprobs, values
 
         with _timed(timings, "reward"):
@@ -211,19 +210,22 @@ class CodeRLModule(L.LightningModule):
             gradient_checkpointing=self.model_options.gradient_checkpointing,
         )
 
-    def _logprobs_and_values(self, rollout: Rollout, model, with_values: bool):
-        """Log-probs of the sampled tokens (temperature-scaled as in sampling) and values, in forward batches."""
+    def _logprobs_and_values(self, rollout: Rollout, reference: bool):
+        """Log-probs of the sampled tokens (temperature-scaled as in sampling), and values unless ``reference``."""
         logprobs, values = [], []
         with torch.no_grad():
             for start in range(0, rollout.batch_size, self.forward_batch_size):
                 idx = slice(start, start + self.forward_batch_size)
-                lp, v, _ = self._forward(rollout, idx, model, with_values)
+                lp, v, _ = self._forward(rollout, idx, reference=reference)
                 logprobs.append(lp)
                 values.append(v)
-        return torch.cat(logprobs), (torch.cat(values) if with_values else None)
+        return torch.cat(logprobs), (None if reference else torch.cat(values))
 
-    def _forward(self, rollout: Rollout, idx, model, with_values: bool):
-        """Forward pass over prompt+response of samples ``idx``: (logprobs, values, logits) on response tokens."""
+    def _forward(self, rollout: Rollout, idx, reference: bool = False):
+        """Forward pass over prompt+response of samples ``idx``: (logprobs, values, logits) on response tokens.
+
+        ``reference=True`` runs the reference model (call it inside ``self.net.reference_context()``), no values.
+        """
         query_ids = rollout.query_ids[idx].to(self.device)
         query_mask = rollout.query_mask[idx].to(self.device)
         response_ids = rollout.response_ids[idx].to(self.device)
@@ -232,22 +234,23 @@ class CodeRLModule(L.LightningModule):
         attention_mask = torch.cat([query_mask, response_mask.long()], dim=1)
         # left padding: positions count real tokens only, exactly as generate() numbered them
         position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
-        out = model(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            output_hidden_states=with_values,
-            use_cache=False,
-        )
+        if reference:
+            all_logits = self.net.reference_model()(
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+            ).logits
+            all_values = None
+        else:
+            all_logits, all_values = self.net(input_ids, attention_mask, position_ids, with_values=True)
         q_len, t_len = query_ids.shape[1], response_ids.shape[1]
-        # the logits at position p predict token p+1
-        logits = out.logits[:, q_len - 1 : q_len + t_len - 1].float()
+        # the logits at position p predict token p+1, and the value there is the value of the state before it
+        response_positions = slice(q_len - 1, q_len + t_len - 1)
+        logits = all_logits[:, response_positions].float()
         temperature = self.generation.temperature if self.generation.temperature > 0 else 1.0
         logits = logits / (temperature + 1e-7)
+        for component in self.reward_components:
+            logits = component.constrain_logits(rollout, idx, logits)
         logprobs = ppo.logprobs_from_logits(logits, response_ids)
-        values = None
-        if with_values:
-            values = self.net.value_head(out.hidden_states[-1][:, q_len - 1 : q_len + t_len - 1])
+        values = None if all_values is None else all_values[:, response_positions]
         return logprobs, values, logits
 
     def _score(self, rollout: Rollout, components: list[RewardComponent]) -> dict[str, torch.Tensor]:
@@ -290,7 +293,7 @@ class CodeRLModule(L.LightningModule):
             for start in range(0, b_size, mb_size):
                 mb_idx = b_order[start : start + mb_size]
                 mb_mask = mask[mb_idx]
-                logprobs, values, logits = self._forward(rollout, mb_idx, self.net.policy, with_values=True)
+                logprobs, values, logits = self._forward(rollout, mb_idx)
                 pg_loss, pg_stats = ppo.policy_loss(
                     logprobs, old_logprobs[mb_idx], advantages[mb_idx], mb_mask, cfg.clip_range, cfg.log_ratio_clamp
                 )

@@ -161,3 +161,12 @@ def test_resume_continues_with_identical_state(tmp_path, random_model_dir):
     straight_rows = read_metrics(tmp_path / "straight")
     resumed_rows = read_metrics(tmp_path / "resumed")
     assert straight_rows[-1]["reward/total"] == resumed_rows[-1]["reward/total"]
+
+
+@pytest.mark.parametrize("critic", ["adapter", "model"])
+def test_critic_modes_train(tmp_path, random_model_dir, critic):
+    config = write_config(tmp_path, random_model_dir, **{"model.model.critic": critic})
+    main(["fit", "--config", str(config)])
+    rows = read_metrics(tmp_path)
+    assert [float(r["iteration"]) for r in rows] == [1.0, 2.0]
+    assert all(r["loss/value_avg"] != "" for r in rows)

@@ -62,6 +62,14 @@ class RewardComponent(Callback, ABC):
         the processed distribution."""
         return None
 
+    def constrain_logits(self, rollout: Rollout, index, logits: torch.Tensor) -> torch.Tensor:
+        """The response-token logits ``[b, T, V]`` of samples ``rollout[index]`` as the sampler saw them.
+
+        A component whose logits processor changes the sampling distribution (constrained decoding) applies the same
+        change here, so old and new log-probs in PPO come from the distribution the tokens were drawn from. Default:
+        unchanged."""
+        return logits
+
     def metrics(self) -> dict[str, float]:
         """Extra numbers from the last ``score`` call, logged as ``reward/<name>/<key>``."""
         return {}

@@ -1,0 +1,159 @@
+"""``evaluate robosim``: accept/reject each sample with RoboSim (the Robo-Instruct verifier), on the RoboEval prompts.
+
+Each sample ``{"task_id": "<Task>_<variant>", "solution": ...}`` is verified in K angelic worlds in one sandbox
+process (`lit_coderl.robot.robosim.verify_program`); the result says whether RoboSim accepts it and, if not, the
+error class (``RobotPlaceError``, ``NameError``, ``TimeOutError``, ...) and its kind (robot / python / timeout).
+RoboSim ignores the task itself, so a sample with any ``task_id`` is verified; the RoboEval data only provides the
+prompts for ``--model`` generation. Licence: RoboEval prompts are evaluation-only material.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter, defaultdict
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from lit_coderl.evaluate.base import DEFAULT_DATA_DIR, Evaluator
+from lit_coderl.robot.harness import classify_error, extract_program
+from lit_coderl.robot.robosim import TIMEOUT_ERROR
+from lit_coderl.sandbox import CallResult, Limits, SandboxPool
+
+_TARGET = "lit_coderl.robot.robosim:verify_program"
+
+
+class RoboSimEvaluator(Evaluator):
+    """RoboSim verdicts for samples of the 80 RoboEval prompts.
+
+    Args:
+        data_dir: The shared data directory (``roboeval/roboeval_data.csv`` and the prompt files).
+        workers: Parallel sandbox workers (default: CPU count).
+        **options: ``worlds`` (K, default 5), ``seed`` (default 0), ``world_timeout_s`` (default 2.0),
+            ``mode`` (``"reject"``: the original driver, default; ``"count"``: run all worlds),
+            ``memory_mb`` (per program, default 1024), ``prompt_style`` (``"completion"`` or ``"chat"``, as in
+            the ``roboeval`` evaluator).
+    """
+
+    kind = "robosim"
+    generation: dict[str, Any] = {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 512}
+
+    def __init__(self, data_dir: Path | str = DEFAULT_DATA_DIR, workers: int | None = None, **options: Any) -> None:
+        super().__init__(data_dir=data_dir, workers=workers, **options)
+        self.worlds = int(options.get("worlds", 5))
+        if self.worlds < 1:
+            raise ValueError(f"worlds must be at least 1, got {self.worlds}")
+        self.seed = int(options.get("seed", 0))
+        self.world_timeout_s = float(options.get("world_timeout_s", 2.0))
+        if not self.world_timeout_s > 0:
+            raise ValueError(f"world_timeout_s must be positive, got {self.world_timeout_s}")
+        self.mode = str(options.get("mode", "reject"))
+        if self.mode not in ("reject", "count"):
+            raise ValueError(f"mode must be 'reject' or 'count', got {self.mode!r}")
+        self.memory_mb = int(options.get("memory_mb", 1024))
+        self.prompt_style = str(options.get("prompt_style", "completion"))
+
+    def tasks(self) -> dict[str, dict[str, Any]]:
+        """The 80 prompts of ``roboeval_data.csv`` as ``{"<Task>_<variant>": {task_id, task, instruction}}``."""
+        path = self.data_dir / "roboeval" / "roboeval_data.csv"
+        if not path.is_file():
+            raise FileNotFoundError(f"RoboEval data not found: {path} (set --data-dir to the shared data)")
+        tasks = {}
+        with path.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                task_id = row["taskname"]
+                tasks[task_id] = {
+                    "task_id": task_id,
+                    "task": task_id.rpartition("_")[0],
+                    "instruction": row["prompt_program"].split("\n", 1)[0].strip(),
+                }
+        return tasks
+
+    def prompt(self, task: dict[str, Any]) -> list[dict[str, str]] | str:
+        """The same prompt as the ``roboeval`` evaluator (completion style, or format C chat)."""
+        from lit_coderl.evaluate.roboeval import RoboEvalEvaluator
+
+        return RoboEvalEvaluator(data_dir=self.data_dir, prompt_style=self.prompt_style).prompt(task)
+
+    def extract(self, task: dict[str, Any], completion: str) -> str:
+        """The ``def task_program():`` program in a completion (§3)."""
+        return extract_program(completion)
+
+    def score(self, samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One result per sample, in order: ``task_id`` (and ``id``), ``task``, ``accepted`` (= ``passed``),
+        ``worlds_passed``, ``worlds``, ``error``, ``error_class``, ``error_kind`` (robot / python / timeout /
+        None) and ``error_line``. A failure of the whole sandbox process is a rejection of kind ``sandbox``."""
+        limits = Limits(timeout_s=self.worlds * self.world_timeout_s + 5.0, memory_mb=self.memory_mb)
+        workers = max(1, min(self.workers or os.cpu_count() or 1, max(len(samples), 1)))
+        results: list[dict[str, Any]] = []
+        with SandboxPool(workers=workers, limits=limits) as pool:
+            futures: list[Future[CallResult]] = []
+            for sample in samples:
+                kwargs = {
+                    "code": extract_program(_text(sample.get("solution"))),
+                    "worlds": self.worlds,
+                    "seed": self.seed,
+                    "world_timeout_s": self.world_timeout_s,
+                    "mode": self.mode,
+                }
+                futures.append(pool.submit_call(_TARGET, kwargs, limits))
+            for sample, future in zip(samples, futures, strict=True):
+                results.append(_result(sample, future.result(), self.worlds))
+        return results
+
+    def summary(self, results: list[dict[str, Any]]) -> str:
+        """Accepted count, rejections by error class and kind, and acceptance per task."""
+        total = len(results)
+        accepted = sum(bool(r.get("accepted")) for r in results)
+        lines = [f"RoboSim: {accepted}/{total} programs accepted ({100 * accepted / max(1, total):.1f}%)"]
+        kinds = Counter(r.get("error_kind") for r in results if not r.get("accepted"))
+        if kinds:
+            lines.append("rejected by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+        classes = Counter(r.get("error_class") for r in results if not r.get("accepted"))
+        if classes:
+            lines.append("rejected by class: " + ", ".join(f"{k} {v}" for k, v in classes.most_common()))
+        by_task: dict[str, list[bool]] = defaultdict(list)
+        for r in results:
+            by_task[str(r.get("task"))].append(bool(r.get("accepted")))
+        if by_task:
+            per_task = ", ".join(f"{task} {sum(v)}/{len(v)}" for task, v in sorted(by_task.items()))
+            lines.append("accepted per task: " + per_task)
+        return "\n".join(lines)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return "" if value is None else str(value)
+
+
+def _result(sample: dict[str, Any], call: CallResult, worlds: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"task_id": sample.get("task_id")}
+    if "id" in sample:
+        out["id"] = sample["id"]
+    task_id = sample.get("task_id")
+    out["task"] = task_id.rpartition("_")[0] if isinstance(task_id, str) else None
+    if call.status == "ok" and isinstance(call.value, dict) and "accepted" in call.value:
+        verdict = call.value
+        error = None if verdict["accepted"] else verdict["message"]
+        kind = None
+        if error is not None:
+            kind = "timeout" if error == TIMEOUT_ERROR else classify_error(error)
+        out.update({
+            "accepted": bool(verdict["accepted"]),
+            "worlds_passed": int(verdict["passed"]),
+            "worlds": int(verdict["worlds"]),
+            "error": error,
+            "error_class": verdict["error_class"],
+            "error_kind": kind,
+            "error_line": verdict["error_line"],
+        })
+    else:
+        out.update({
+            "accepted": False, "worlds_passed": 0, "worlds": worlds,
+            "error": f"sandbox {call.status}: {call.error or 'no result'}", "error_class": "Sandbox",
+            "error_kind": "sandbox", "error_line": None,
+        })
+    out["passed"] = out["accepted"]
+    return out

@@ -1,0 +1,254 @@
+"""`SimulatorReward`: the RoboSim execution reward of the robot domain (Jolfaei et al., spec §8.2).
+
+Each response's ``def task_program():`` program (`lit_coderl.robot.harness.extract_program` of ``rollout.texts[i]``)
+is verified in K RoboSim worlds in one sandbox process (`lit_coderl.robot.robosim.verify_program`, the paper's
+counting driver: no early stop). The fraction of worlds that run without error is spread over the program's
+tokens; when no world passes, a penalty goes on them instead. Beyond the paper, the tokens of the program line
+that raised (the first erroring world's traceback line, mapped back into the response text) can carry an extra
+penalty.
+
+What counts as "the program's tokens": the tokens overlapping the extracted program's characters in the response
+(for a fenced answer, the code inside the fence from ``def task_program():`` on). A response without a program
+body (no code, prose only, an empty function) is scored with the penalty on **all** its response tokens, as the
+paper puts −0.1 on every token when there is no code.
+
+Not reproduced from the paper: before extracting the code it replaced the tokens that the lint and grammar rewards
+had penalised by padding; here the program is the response text as generated.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from lit_coderl.rewards.base import RewardComponent
+from lit_coderl.rewards.spans import SpreadMode, char_span_to_tokens, line_char_span, spread
+from lit_coderl.robot.harness import PROGRAM_HEADER, classify_error, locate_program
+from lit_coderl.sandbox import CallResult, Limits, SandboxPool
+
+if TYPE_CHECKING:
+    from lit_coderl.rollout import Rollout
+
+VERIFY_TARGET = "lit_coderl.robot.robosim:verify_program"
+
+
+class SimulatorReward(RewardComponent):
+    """RoboSim reward: the share of K angelic worlds in which the program runs without error.
+
+    Args:
+        weight: Coefficient of this component (paper: 0.8).
+        name: Name in logs.
+        worlds: K, RoboSim worlds per program (paper: 5).
+        spreading: ``constant``: every program token gets the pass fraction (the paper); ``sum``: the program's
+            tokens sum to it.
+        fail_penalty: Value on every program token when no world passes (paper: −0.1); on every response token
+            when there is no program.
+        error_line_penalty: Value added (use a negative number) to the tokens of the program line that raised in
+            the first erroring world, when the traceback names one; 0 disables it.
+        world_timeout_s: Wall-clock limit of one world (paper: 2 s); a timed-out world does not pass.
+        memory_mb: Address-space limit of the sandbox process of one program.
+        seed: Base seed of the worlds; every verified program gets the next seed, so worlds differ between
+            samples and iterations but a run is reproducible (the counter is saved in checkpoints).
+        workers: Sandbox processes running in parallel (default: the CPU count).
+    """
+
+    default_name = "simulator"
+
+    def __init__(
+        self,
+        weight: float = 0.8,
+        name: str | None = None,
+        worlds: int = 5,
+        spreading: SpreadMode = "constant",
+        fail_penalty: float = -0.1,
+        error_line_penalty: float = 0.0,
+        world_timeout_s: float = 2.0,
+        memory_mb: int = 1024,
+        seed: int = 0,
+        workers: int | None = None,
+    ) -> None:
+        super().__init__(weight=weight, name=name)
+        if spreading not in ("constant", "sum"):
+            raise ValueError(f"spreading must be 'constant' or 'sum', got {spreading!r}")
+        if int(worlds) < 1:
+            raise ValueError(f"worlds must be at least 1, got {worlds}")
+        if not float(world_timeout_s) > 0:
+            raise ValueError(f"world_timeout_s must be positive, got {world_timeout_s}")
+        self.worlds = int(worlds)
+        self.spreading = spreading
+        self.fail_penalty = float(fail_penalty)
+        self.error_line_penalty = float(error_line_penalty)
+        self.world_timeout_s = float(world_timeout_s)
+        # the whole program's limit: every world may use its budget, plus interpreter and import slack
+        self.limits = Limits(timeout_s=self.worlds * self.world_timeout_s + 5.0, memory_mb=int(memory_mb))
+        self.seed = int(seed)
+        self.workers = workers
+        self._programs_verified = 0
+        self._pool: SandboxPool | None = None
+        self._pending: tuple[int, list[Future[CallResult] | None]] | None = None
+        self._metrics: dict[str, float] = {}
+
+    # execution ----------------------------------------------------------------------------------------------------
+
+    @property
+    def pool(self) -> SandboxPool:
+        """The sandbox pool, started on first use."""
+        if self._pool is None:
+            self._pool = SandboxPool(workers=self.workers, limits=self.limits)
+        return self._pool
+
+    def submit(self, rollout: Rollout) -> None:
+        """Start verifying every sample's program (futures collected by ``score``)."""
+        self._pending = (id(rollout), self._start(rollout))
+
+    def _start(self, rollout: Rollout) -> list[Future[CallResult] | None]:
+        futures: list[Future[CallResult] | None] = []
+        for i in range(rollout.batch_size):
+            code = locate_program(rollout.texts[i]).code
+            if not _has_body(code):
+                futures.append(None)
+                continue
+            kwargs = {
+                "code": code,
+                "worlds": self.worlds,
+                "seed": self.seed + self._programs_verified,
+                "world_timeout_s": self.world_timeout_s,
+                "mode": "count",
+            }
+            self._programs_verified += 1
+            futures.append(self.pool.submit_call(VERIFY_TARGET, kwargs, self.limits))
+        return futures
+
+    def verdicts(self, rollout: Rollout) -> list[dict[str, Any] | None]:
+        """`verify_program` verdicts of every sample (None where there is no program), waiting for submitted work.
+
+        A sandbox failure of the whole process (timeout, memory, crash) becomes a verdict with 0 passing worlds.
+        """
+        if self._pending is not None and self._pending[0] == id(rollout):
+            futures = self._pending[1]
+        else:
+            futures = self._start(rollout)
+        self._pending = None
+        out: list[dict[str, Any] | None] = []
+        for future in futures:
+            if future is None:
+                out.append(None)
+                continue
+            try:
+                call = future.result()
+            except Exception as exc:  # the sandbox itself failed: score as a failed program, never raise
+                call = CallResult(status="crash", error=f"sandbox failure: {exc}")
+            out.append(_verdict_of(call, self.worlds))
+        return out
+
+    # scoring ------------------------------------------------------------------------------------------------------
+
+    def score(self, rollout: Rollout) -> torch.Tensor:
+        """``[B, T]``: the pass fraction on each program's tokens (the penalty when no world passes)."""
+        verdicts = self.verdicts(rollout)
+        scores = rollout.zeros()
+        length = rollout.response_length
+        fractions: list[float] = []
+        kinds: Counter[str] = Counter()
+        for i, verdict in enumerate(verdicts):
+            n = int(rollout.response_mask[i].sum().item())
+            program_tokens = [t for t in self.program_token_indices(rollout, i) if t < n]
+            if verdict is None or not program_tokens:
+                kinds["no_program"] += 1
+                fractions.append(0.0)
+                scores[i] = spread(self.fail_penalty, range(n), length, "constant")
+                continue
+            fraction = verdict["passed"] / max(1, verdict["worlds"])
+            fractions.append(fraction)
+            reward = self.fail_penalty if verdict["passed"] == 0 else fraction
+            row = spread(reward, program_tokens, length, self.spreading)
+            error_run = _first_error(verdict)
+            if error_run is not None:
+                kinds[classify_error(error_run.get("error") or "") + "_error"] += 1
+                if self.error_line_penalty and error_run.get("error_line") is not None:
+                    line_tokens = self.line_token_indices(rollout, i, int(error_run["error_line"]))
+                    row += spread(self.error_line_penalty, [t for t in line_tokens if t < n], length, "constant")
+            elif verdict.get("timeouts"):
+                kinds["timeout"] += 1
+            scores[i] = row
+        batch = max(1, rollout.batch_size)
+        self._metrics = {
+            "success_rate": sum(f == 1.0 for f in fractions) / batch,
+            "mean_pass_fraction": sum(fractions) / batch,
+            "no_program": kinds["no_program"] / batch,
+            "robot_errors": kinds["robot_error"] / batch,
+            "python_errors": kinds["python_error"] / batch,
+            "timeouts": kinds["timeout"] / batch,
+        }
+        return scores
+
+    def program_span(self, rollout: Rollout, i: int) -> tuple[int, int]:
+        """Character span of sample ``i``'s program in its response (empty when the def line was prepended to
+        nothing)."""
+        found = locate_program(rollout.texts[i])
+        length = len(found.code) - (len(PROGRAM_HEADER) if found.prepended else 0)
+        return found.start, found.start + max(0, length)
+
+    def program_token_indices(self, rollout: Rollout, i: int) -> list[int]:
+        """Response-token indices overlapping sample ``i``'s program."""
+        start, end = self.program_span(rollout, i)
+        if end <= start:
+            return []
+        return char_span_to_tokens(rollout.offsets[i], start, end)
+
+    def line_token_indices(self, rollout: Rollout, i: int, line: int) -> list[int]:
+        """Response-token indices of program line ``line`` (1 = the ``def`` line) of sample ``i``."""
+        found = locate_program(rollout.texts[i])
+        text_line = line - 1 if found.prepended else line
+        if text_line < 1:
+            return []
+        program_end = self.program_span(rollout, i)[1]
+        start, end = line_char_span(rollout.texts[i][:program_end], text_line, base=found.start)
+        if end <= start:
+            return []
+        return char_span_to_tokens(rollout.offsets[i], start, end)
+
+    def metrics(self) -> dict[str, float]:
+        return dict(self._metrics)
+
+    # state and lifecycle --------------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {"programs_verified": self._programs_verified}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self._programs_verified = int(state_dict.get("programs_verified", 0))
+
+    def close(self) -> None:
+        """Stop the sandbox pool (a new one starts if the component is used again)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        self._pending = None
+
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        self.close()
+
+
+def _has_body(code: str) -> bool:
+    """Whether an extracted program has anything after its ``def`` line."""
+    header = PROGRAM_HEADER.rstrip("\n")
+    return bool(code[len(header) :].strip()) if code.startswith(header) else bool(code.strip())
+
+
+def _first_error(verdict: dict[str, Any]) -> dict[str, Any] | None:
+    for run in verdict.get("runs") or []:
+        if run.get("status") == "error":
+            return run
+    return None
+
+
+def _verdict_of(call: CallResult, worlds: int) -> dict[str, Any]:
+    if call.status == "ok" and isinstance(call.value, dict) and isinstance(call.value.get("passed"), int):
+        return call.value
+    error = f"sandbox {call.status}: {call.error or 'no result'}"
+    return {"accepted": False, "passed": 0, "worlds": worlds, "runs": [], "message": error,
+            "error_class": "Sandbox", "error_line": None, "timeouts": 0}
