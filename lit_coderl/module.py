@@ -63,9 +63,20 @@ class CodeRLModule(L.LightningModule):
         # checkpoints load with weights_only=True: keep hyper-parameters as plain containers
         model, generation, ppo = _as(ModelOptions, model), _as(GenerationOptions, generation), _as(PPOConfig, ppo)
         self.save_hyperparameters(
-            {"model": _plain(model), "generation": _plain(generation), "ppo": _plain(ppo)}, logger=False
+            {
+                "model": _plain(model),
+                "generation": _plain(generation),
+                "ppo": _plain(ppo),
+                "learning_rate": learning_rate,
+                "value_learning_rate": value_learning_rate,
+                "weight_decay": weight_decay,
+                "lr_schedule": lr_schedule,
+                "warmup_iterations": warmup_iterations,
+                "reward_placement": reward_placement,
+                "max_iterations": max_iterations,
+                "forward_batch_size": forward_batch_size,
+            }
         )
-        self.save_hyperparameters(ignore=["model", "generation", "ppo"])
         self.automatic_optimization = False
         self.model_options, self.generation, self.ppo = model, generation, ppo
         self.learning_rate = learning_rate
