@@ -293,47 +293,82 @@ class CodeRLModule(L.LightningModule):
         return scores
 
     def _ppo_update(self, rollout, old_logprobs, old_values, advantages, returns, mask) -> dict[str, float]:
-        """``ppo_epochs`` passes over the batch in minibatches; one backward and one optimizer step per minibatch."""
+        """``ppo_epochs`` passes over the batch in minibatches: one optimizer step per minibatch, its gradient
+        accumulated over micro-batches (each loss weighted by its share of the minibatch's tokens, so the sum equals
+        the full-minibatch gradient)."""
         cfg = self.ppo
         optimizer = self.optimizers()
         b_size = rollout.batch_size
         mb_size = max(1, min(cfg.minibatch_size, b_size))
+        micro_size = max(1, min(cfg.micro_batch_size or mb_size, mb_size))
         stats: dict[str, list[float]] = {}
         for _ in range(cfg.ppo_epochs):
             b_order = torch.randperm(b_size).tolist()
             for start in range(0, b_size, mb_size):
                 mb_idx = b_order[start : start + mb_size]
-                mb_mask = mask[mb_idx]
-                logprobs, values, logits = self._forward(rollout, mb_idx)
-                pg_loss, pg_stats = ppo.policy_loss(
-                    logprobs, old_logprobs[mb_idx], advantages[mb_idx], mb_mask, cfg.clip_range, cfg.log_ratio_clamp
-                )
-                vf_loss, vf_stats = ppo.value_loss(
-                    values, old_values[mb_idx], returns[mb_idx], mb_mask, cfg.clip_range_value
-                )
-                entropy = ppo.masked_mean(ppo.entropy_from_logits(logits), mb_mask)
-                loss = pg_loss + cfg.vf_coef * vf_loss - cfg.entropy_coef * entropy
+                mb_tokens = mask[mb_idx].sum().clamp(min=1)
+                micro_batches = [mb_idx[k : k + micro_size] for k in range(0, len(mb_idx), micro_size)]
                 optimizer.zero_grad()
-                if not torch.isfinite(loss):
+                mb_stats: dict[str, float] = {}
+                finite = True
+                for k, micro_idx in enumerate(micro_batches):
+                    share = mask[micro_idx].sum() / mb_tokens
+                    loss, micro_stats = self._ppo_loss(
+                        rollout, micro_idx, old_logprobs, old_values, advantages, returns, mask
+                    )
+                    if not torch.isfinite(loss):
+                        finite = False
+                        break
+                    self._backward(loss * share, optimizer, is_last=k == len(micro_batches) - 1)
+                    for key, value in micro_stats.items():
+                        mb_stats[key] = mb_stats.get(key, 0.0) + float(value) * float(share)
+                if not finite:
+                    optimizer.zero_grad()
                     self.skipped_updates += 1
                     warnings.warn(f"non-finite PPO loss at iteration {self.iteration}; update skipped", stacklevel=1)
                     continue
-                self.manual_backward(loss)
                 if cfg.max_grad_norm:
+                    # a no-op under DeepSpeed: there `gradient_clipping` in the strategy's config clips
                     self.clip_gradients(optimizer, gradient_clip_val=cfg.max_grad_norm, gradient_clip_algorithm="norm")
                 optimizer.step()
-                for key, value in (
-                    ("loss/policy_avg", pg_loss),
-                    ("loss/value_avg", vf_loss),
-                    ("loss/total", loss),
-                    ("policy/entropy_avg", entropy),
-                    ("policy/approxkl_avg", pg_stats["approxkl"]),
-                    ("policy/clipfrac_avg", pg_stats["clipfrac"]),
-                    ("val/ratio", pg_stats["ratio"]),
-                    ("val/clipfrac_avg", vf_stats["clipfrac"]),
-                ):
-                    stats.setdefault(key, []).append(float(value.detach()))
+                for key, value in mb_stats.items():
+                    stats.setdefault(key, []).append(value)
         return {key: float(np.mean(v)) for key, v in stats.items()}
+
+    def _ppo_loss(self, rollout, idx, old_logprobs, old_values, advantages, returns, mask):
+        """PPO loss of samples ``idx`` (masked means over their tokens) and its diagnostics."""
+        cfg = self.ppo
+        idx_mask = mask[idx]
+        logprobs, values, logits = self._forward(rollout, idx)
+        pg_loss, pg_stats = ppo.policy_loss(
+            logprobs, old_logprobs[idx], advantages[idx], idx_mask, cfg.clip_range, cfg.log_ratio_clamp
+        )
+        vf_loss, vf_stats = ppo.value_loss(values, old_values[idx], returns[idx], idx_mask, cfg.clip_range_value)
+        entropy = ppo.masked_mean(ppo.entropy_from_logits(logits), idx_mask)
+        loss = pg_loss + cfg.vf_coef * vf_loss - cfg.entropy_coef * entropy
+        stats = {
+            "loss/policy_avg": pg_loss.detach(),
+            "loss/value_avg": vf_loss.detach(),
+            "loss/total": loss.detach(),
+            "policy/entropy_avg": entropy.detach(),
+            "policy/approxkl_avg": pg_stats["approxkl"],
+            "policy/clipfrac_avg": pg_stats["clipfrac"],
+            "val/ratio": pg_stats["ratio"],
+            "val/clipfrac_avg": vf_stats["clipfrac"],
+        }
+        return loss, stats
+
+    def _backward(self, loss: torch.Tensor, optimizer, is_last: bool) -> None:
+        """One backward of an accumulation; gradients are synchronised/reduced only on the last micro-batch."""
+        engine = self.trainer.model
+        if hasattr(engine, "set_gradient_accumulation_boundary"):
+            # DeepSpeed: with GAS=1 every backward is a boundary, and ZeRO-2 would keep only the last micro-batch;
+            # it reduces at the boundary itself (and refuses no_sync)
+            engine.set_gradient_accumulation_boundary(is_last)
+            self.manual_backward(loss)
+            return
+        with optimizer.toggle_model(sync_grad=is_last):
+            self.manual_backward(loss)
 
     def _iteration_metrics(
         self, rollout, components, component_scores, weighted, kl, rewards, values, returns, mask, update, timings

@@ -22,6 +22,9 @@ class PPOConfig:
     """Passes over each rollout batch."""
     minibatch_size: int = 8
     """Samples per optimizer step (the rollout batch is split into minibatches)."""
+    micro_batch_size: int | None = None
+    """Samples per backward pass; a minibatch's gradient is accumulated over its micro-batches (None: one pass).
+    Lowers activation memory without changing the update."""
     clip_range: float = 0.2
     """ε of the clipped surrogate: the policy ratio is clipped to [1 − ε, 1 + ε]."""
     clip_range_value: float = 0.3

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from tests.test_module import read_metrics, write_config
 
 from lit_coderl.cli import main
+from tests.test_module import read_metrics, write_config
 
 
 def test_top_level_usage(capsys):

@@ -11,6 +11,8 @@ import yaml
 
 from lit_coderl.cli import main
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
 BASE_CONFIG = {
     "seed_everything": 0,
     "trainer": {

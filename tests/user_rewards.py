@@ -36,3 +36,25 @@ class NaNReward(RewardComponent):
 
     def score(self, rollout):
         return torch.full(rollout.response_ids.shape, float("nan"))
+
+
+class GradientRecorder(__import__("lightning").pytorch.Callback):
+    """Saves the gradients seen at the first optimizer step to ``{path}.rank{r}.pt`` (gradient-equivalence tests)."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.done = path, False
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        if self.done:
+            return
+        self.done = True
+        grads = {}
+        for name, param in pl_module.named_parameters():
+            grad = param.grad
+            if grad is None and param.requires_grad and hasattr(trainer.strategy, "deepspeed_engine"):
+                from deepspeed.utils import safe_get_full_grad  # ZeRO keeps gradients partitioned
+
+                grad = safe_get_full_grad(param)
+            if grad is not None:
+                grads[name] = grad.detach().float().clone()
+        torch.save(grads, f"{self.path}.rank{trainer.global_rank}.pt")
