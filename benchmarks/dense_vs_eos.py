@@ -1,0 +1,143 @@
+"""Dense vs EOS reward placement, same budget, several seeds: the study the paper left for future work.
+
+Runs a config (default: the offline robot demo) once per (placement, seed) through the real CLI, reads each run's
+``metrics.csv`` and reports, per placement: iterations to reach a target success rate (first iteration whose rolling
+mean reaches it), the final success rate (mean of the last 5 iterations), and a PNG of success vs iteration with the
+seed band (min–max) of each arm.
+
+    python benchmarks/dense_vs_eos.py                                   # robot demo, 3 seeds × 2 arms
+    python benchmarks/dense_vs_eos.py --config configs/mbpp-tiny.yaml --metric reward/unit_tests/pass_rate
+
+Needs matplotlib for the plot (``pip install matplotlib``); without it the table is still written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_arm(config: Path, placement: str, seed: int, iterations: int, out: Path) -> Path:
+    """One training run; returns its metrics.csv."""
+    run_dir = out / f"{placement}-seed{seed}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "lit_coderl",
+        "fit",
+        "--config",
+        str(config),
+        "--seed_everything",
+        str(seed),
+        "--model.reward_placement",
+        placement,
+        "--model.max_iterations",
+        str(iterations),
+        "--trainer.default_root_dir",
+        str(run_dir),
+        "--trainer.logger",
+        "lightning.pytorch.loggers.CSVLogger",
+        "--trainer.logger.save_dir",
+        str(run_dir),
+        "--trainer.logger.name",
+        "csv",
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
+    env = {**os.environ, "WANDB_MODE": "disabled", "LIT_CODERL_THREADS": os.environ.get("LIT_CODERL_THREADS", "1")}
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"run {run_dir.name} failed:\n{done.stderr[-3000:]}")
+    print(f"  {run_dir.name}: {time.perf_counter() - start:.0f} s", flush=True)
+    return sorted(run_dir.glob("csv/version_*/metrics.csv"))[-1]
+
+
+def read_curve(metrics: Path, metric: str) -> list[float]:
+    with open(metrics) as f:
+        rows = [r for r in csv.DictReader(f) if r.get(metric)]
+    return [float(r[metric]) for r in sorted(rows, key=lambda r: float(r["iteration"]))]
+
+
+def iterations_to_target(curve: list[float], target: float, window: int = 5) -> int | None:
+    for i in range(len(curve)):
+        recent = curve[max(0, i - window + 1) : i + 1]
+        if len(recent) == window and statistics.mean(recent) >= target:
+            return i + 1
+    return None
+
+
+def plot(curves: dict[str, list[list[float]]], metric: str, path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot (pip install matplotlib)")
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for placement, runs in curves.items():
+        length = min(len(c) for c in runs)
+        xs = list(range(1, length + 1))
+        cols = [[c[i] for c in runs] for i in range(length)]
+        ax.plot(xs, [statistics.mean(c) for c in cols], label=f"{placement} (mean of {len(runs)} seeds)")
+        ax.fill_between(xs, [min(c) for c in cols], [max(c) for c in cols], alpha=0.2)
+    ax.set_xlabel("PPO iteration")
+    ax.set_ylabel(metric)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=REPO / "configs" / "demo.yaml")
+    parser.add_argument("--metric", default="reward/simulator/success_rate")
+    parser.add_argument("--target", type=float, default=0.5, help="success rate to reach")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--iterations", type=int, default=40)
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "dense_vs_eos")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    curves: dict[str, list[list[float]]] = {"dense": [], "eos": []}
+    for seed in args.seeds:  # interleave the arms so machine load hits both alike
+        for placement in curves:
+            curves[placement].append(
+                read_curve(run_arm(args.config, placement, seed, args.iterations, args.out), args.metric)
+            )
+
+    summary = {}
+    lines = [
+        f"| placement | iterations to {args.metric} ≥ {args.target} (per seed) | final (last 5, mean ± sd) |",
+        "|---|---|---|",
+    ]
+    for placement, runs in curves.items():
+        reach = [iterations_to_target(c, args.target) for c in runs]
+        finals = [statistics.mean(c[-5:]) for c in runs]
+        spread = statistics.stdev(finals) if len(finals) > 1 else 0.0
+        summary[placement] = {"iterations_to_target": reach, "final": finals, "curves": runs}
+        reached = ", ".join("not reached" if r is None else str(r) for r in reach)
+        lines.append(f"| {placement} | {reached} | {statistics.mean(finals):.3f} ± {spread:.3f} |")
+    table = "\n".join(lines)
+    print(table)
+    (args.out / "summary.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, **summary}))
+    (args.out / "table.md").write_text(table + "\n")
+    if plot(curves, args.metric, args.out / "dense_vs_eos.png"):
+        print(f"plot: {args.out / 'dense_vs_eos.png'}")
+
+
+if __name__ == "__main__":
+    main()
