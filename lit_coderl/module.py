@@ -134,6 +134,15 @@ class CodeRLModule(L.LightningModule):
     def reward_components(self) -> list[RewardComponent]:
         return [cb for cb in self.trainer.callbacks if isinstance(cb, RewardComponent)]
 
+    def setup(self, stage: str) -> None:
+        strategy = self.trainer.strategy if self._trainer is not None else None
+        config = getattr(strategy, "config", None)
+        if isinstance(config, dict) and config.get("zero_optimization", {}).get("stage", 0) >= 3:
+            raise ValueError(
+                "DeepSpeed ZeRO-3 is not supported: HF generate would all-gather the partitioned weights at every "
+                "decoding step. Use ZeRO-2 (configs/strategies/deepspeed_zero2.yaml) or DDP."
+            )
+
     def on_train_start(self) -> None:
         if self._rng_to_restore is not None:
             _set_rng_state(self._rng_to_restore)

@@ -58,3 +58,16 @@ def test_adapter_critic_needs_lora(random_model_dir):
         build_networks(
             ModelOptions(name_or_path=str(random_model_dir), lora=LoraOptions(enabled=False), critic="adapter")
         )
+
+
+def test_zero3_is_refused_with_a_clear_message(random_model_dir):
+    from types import SimpleNamespace
+
+    from lit_coderl.module import CodeRLModule
+
+    module = CodeRLModule(model=ModelOptions(name_or_path=str(random_model_dir), lora=LoraOptions(r=2, alpha=4)))
+    module._trainer = SimpleNamespace(strategy=SimpleNamespace(config={"zero_optimization": {"stage": 3}}))
+    with pytest.raises(ValueError, match="ZeRO-3 is not supported"):
+        module.setup("fit")
+    module._trainer = SimpleNamespace(strategy=SimpleNamespace(config={"zero_optimization": {"stage": 2}}))
+    module.setup("fit")
