@@ -132,6 +132,8 @@ class CodeRLModule(L.LightningModule):
 
     @property
     def reward_components(self) -> list[RewardComponent]:
+        if self._trainer is None:  # driven without a Trainer (benchmarks, notebooks)
+            return []
         return [cb for cb in self.trainer.callbacks if isinstance(cb, RewardComponent)]
 
     def setup(self, stage: str) -> None:
