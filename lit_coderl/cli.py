@@ -20,7 +20,8 @@ USAGE = """usage: python -m lit_coderl {fit,validate,test,evaluate} ...
 Each subcommand has its own --help."""
 
 
-def _lightning_cli(args: list[str]) -> None:
+def _lightning_cli(args: list[str], run: bool = True):
+    """The LightningCLI for ``fit|validate|test`` (``run=False``: parse and build the objects only, no subcommand)."""
     import jsonargparse
     import torch
     from lightning.pytorch.cli import LightningCLI
@@ -46,12 +47,13 @@ def _lightning_cli(args: list[str]) -> None:
                 }
             )
 
-    CodeRLCLI(
+    return CodeRLCLI(
         CodeRLModule,
         CodeRLDataModule,
         seed_everything_default=0,
         save_config_kwargs={"overwrite": True},
         args=args,
+        run=run,
     )
 
 
