@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -260,19 +261,27 @@ class PolicyAndValue(nn.Module):
         for param in self._lora_params:
             param.requires_grad_(True)
 
-    def _run(self, model, input_ids, attention_mask, position_ids, hidden: bool):
+    def _run(self, model, input_ids, attention_mask, position_ids, hidden: bool, logits_to_keep: int = 0):
+        kwargs = {"logits_to_keep": logits_to_keep} if logits_to_keep and accepts_logits_to_keep(model) else {}
         return model(
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
             output_hidden_states=hidden,
             use_cache=False,
+            **kwargs,
         )
 
-    def forward(self, input_ids, attention_mask, position_ids, with_values: bool = True):
-        """Policy logits and (optionally) critic values at every position."""
+    def forward(self, input_ids, attention_mask, position_ids, with_values: bool = True, logits_to_keep: int = 0):
+        """Policy logits and (optionally) critic values at every position.
+
+        ``logits_to_keep > 0`` asks for the logits of the last ``logits_to_keep`` positions only (the vocabulary
+        projection is most of a small model's compute); a model whose ``forward`` has no such argument returns all
+        of them. Values always cover every position."""
         shared = with_values and self.critic_mode == "head"
-        out = self._run(self.policy, input_ids, attention_mask, position_ids, hidden=shared)
+        out = self._run(
+            self.policy, input_ids, attention_mask, position_ids, hidden=shared, logits_to_keep=logits_to_keep
+        )
         if not with_values:
             return out.logits, None
         if self.critic_mode == "head":
@@ -287,6 +296,19 @@ class PolicyAndValue(nn.Module):
         else:
             critic_out = self._run(self.critic_model, input_ids, attention_mask, position_ids, hidden=True)
         return out.logits, self.value_head(critic_out.hidden_states[-1])
+
+
+def accepts_logits_to_keep(model: nn.Module) -> bool:
+    """Whether ``model.forward`` (the base model's, under a peft wrapper) takes ``logits_to_keep``."""
+    cached = getattr(model, "_lit_coderl_logits_to_keep", None)
+    if cached is None:
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        try:
+            cached = "logits_to_keep" in inspect.signature(base.forward).parameters
+        except (TypeError, ValueError):
+            cached = False
+        model._lit_coderl_logits_to_keep = cached
+    return cached
 
 
 def _hidden_size(config) -> int:

@@ -20,7 +20,7 @@ import torch
 
 from lit_coderl import ppo
 from lit_coderl.data.prompts import render_prompt
-from lit_coderl.models import ModelOptions, build_networks, load_tokenizer
+from lit_coderl.models import ModelOptions, accepts_logits_to_keep, build_networks, load_tokenizer
 from lit_coderl.ppo import PPOConfig
 from lit_coderl.rewards.base import RewardComponent
 from lit_coderl.rollout import GenerationOptions, Rollout, generate
@@ -256,17 +256,25 @@ class CodeRLModule(L.LightningModule):
         attention_mask = torch.cat([query_mask, response_mask.long()], dim=1)
         # left padding: positions count real tokens only, exactly as generate() numbered them
         position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+        q_len, t_len = query_ids.shape[1], response_ids.shape[1]
+        # only the logits that predict response tokens are projected onto the vocabulary (the last t_len + 1
+        # positions, less the final one); the result is the same as slicing the full logits
+        keep = t_len + 1 if q_len > 0 else 0
         if reference:
-            all_logits = self.net.reference_model()(
-                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+            ref_model = self.net.reference_model()
+            kwargs = {"logits_to_keep": keep} if keep and accepts_logits_to_keep(ref_model) else {}
+            all_logits = ref_model(
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False, **kwargs
             ).logits
             all_values = None
         else:
-            all_logits, all_values = self.net(input_ids, attention_mask, position_ids, with_values=True)
-        q_len, t_len = query_ids.shape[1], response_ids.shape[1]
+            all_logits, all_values = self.net(
+                input_ids, attention_mask, position_ids, with_values=True, logits_to_keep=keep
+            )
         # the logits at position p predict token p+1, and the value there is the value of the state before it
         response_positions = slice(q_len - 1, q_len + t_len - 1)
-        logits = all_logits[:, response_positions].float()
+        logit_positions = response_positions if all_logits.shape[1] == input_ids.shape[1] else slice(0, t_len)
+        logits = all_logits[:, logit_positions].float()
         temperature = self.generation.temperature if self.generation.temperature > 0 else 1.0
         logits = logits / (temperature + 1e-7)
         for component in self.reward_components:
@@ -355,7 +363,11 @@ class CodeRLModule(L.LightningModule):
             logprobs, old_logprobs[idx], advantages[idx], idx_mask, cfg.clip_range, cfg.log_ratio_clamp
         )
         vf_loss, vf_stats = ppo.value_loss(values, old_values[idx], returns[idx], idx_mask, cfg.clip_range_value)
-        entropy = ppo.masked_mean(ppo.entropy_from_logits(logits), idx_mask)
+        if cfg.entropy_coef:
+            entropy = ppo.masked_mean(ppo.entropy_from_logits(logits), idx_mask)
+        else:  # only logged: keep its full-vocabulary softmax out of the backward pass (the loss is the same)
+            with torch.no_grad():
+                entropy = ppo.masked_mean(ppo.entropy_from_logits(logits), idx_mask)
         loss = pg_loss + cfg.vf_coef * vf_loss - cfg.entropy_coef * entropy
         stats = {
             "loss/policy_avg": pg_loss.detach(),
