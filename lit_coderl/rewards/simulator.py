@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from lit_coderl.rewards.base import RewardComponent
+from lit_coderl.rewards.sandboxed import SandboxedReward
 from lit_coderl.rewards.spans import SpreadMode, char_span_to_tokens, line_char_span, spread
 from lit_coderl.robot.harness import PROGRAM_HEADER, classify_error, locate_program
-from lit_coderl.sandbox import CallResult, Limits, SandboxPool
+from lit_coderl.sandbox import CallResult, Limits
 
 if TYPE_CHECKING:
     from lit_coderl.rollout import Rollout
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 VERIFY_TARGET = "lit_coderl.robot.robosim:verify_program"
 
 
-class SimulatorReward(RewardComponent):
+class SimulatorReward(SandboxedReward):
     """RoboSim reward: the share of K angelic worlds in which the program runs without error.
 
     Args:
@@ -87,18 +87,10 @@ class SimulatorReward(RewardComponent):
         self.seed = int(seed)
         self.workers = workers
         self._programs_verified = 0
-        self._pool: SandboxPool | None = None
         self._pending: tuple[int, list[Future[CallResult] | None]] | None = None
         self._metrics: dict[str, float] = {}
 
     # execution ----------------------------------------------------------------------------------------------------
-
-    @property
-    def pool(self) -> SandboxPool:
-        """The sandbox pool, started on first use."""
-        if self._pool is None:
-            self._pool = SandboxPool(workers=self.workers, limits=self.limits)
-        return self._pool
 
     def submit(self, rollout: Rollout) -> None:
         """Start verifying every sample's program (futures collected by ``score``)."""
@@ -214,23 +206,13 @@ class SimulatorReward(RewardComponent):
     def metrics(self) -> dict[str, float]:
         return dict(self._metrics)
 
-    # state and lifecycle --------------------------------------------------------------------------------------------
+    # state --------------------------------------------------------------------------------------------
 
     def state_dict(self) -> dict:
         return {"programs_verified": self._programs_verified}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self._programs_verified = int(state_dict.get("programs_verified", 0))
-
-    def close(self) -> None:
-        """Stop the sandbox pool (a new one starts if the component is used again)."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-        self._pending = None
-
-    def teardown(self, trainer, pl_module, stage: str) -> None:
-        self.close()
 
 
 def _has_body(code: str) -> bool:
@@ -250,5 +232,13 @@ def _verdict_of(call: CallResult, worlds: int) -> dict[str, Any]:
     if call.status == "ok" and isinstance(call.value, dict) and isinstance(call.value.get("passed"), int):
         return call.value
     error = f"sandbox {call.status}: {call.error or 'no result'}"
-    return {"accepted": False, "passed": 0, "worlds": worlds, "runs": [], "message": error,
-            "error_class": "Sandbox", "error_line": None, "timeouts": 0}
+    return {
+        "accepted": False,
+        "passed": 0,
+        "worlds": worlds,
+        "runs": [],
+        "message": error,
+        "error_class": "Sandbox",
+        "error_line": None,
+        "timeouts": 0,
+    }

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from lit_coderl.rewards.base import RewardComponent
+from lit_coderl.rewards.sandboxed import SandboxedReward
 from lit_coderl.rewards.spans import SpreadMode, char_span_to_tokens, line_char_span, spread
-from lit_coderl.sandbox import Limits, SandboxPool, TestResult
+from lit_coderl.sandbox import Limits, TestResult
 
 if TYPE_CHECKING:
     from lit_coderl.rollout import Rollout
 
 
-class UnitTestReward(RewardComponent):
+class UnitTestReward(SandboxedReward):
     """Unit-test execution reward.
 
     Reads ``tests`` (list of assert statements) and ``test_setup`` (code run after the solution, before the tests)
@@ -68,18 +68,10 @@ class UnitTestReward(RewardComponent):
         self.limits = Limits(timeout_s=float(timeout_s), memory_mb=int(memory_mb))
         self.workers = workers
         self.reuse_workers = reuse_workers
-        self._pool: SandboxPool | None = None
         self._pending: tuple[int, list[Future[TestResult] | None]] | None = None
         self._metrics: dict[str, float] = {}
 
     # execution ------------------------------------------------------------------------------------------------
-
-    @property
-    def pool(self) -> SandboxPool:
-        """The sandbox pool, started on first use."""
-        if self._pool is None:
-            self._pool = SandboxPool(workers=self.workers, limits=self.limits, reuse_workers=self.reuse_workers)
-        return self._pool
 
     def submit(self, rollout: Rollout) -> None:
         """Start running every sample's tests (futures collected by ``score``)."""
@@ -142,8 +134,12 @@ class UnitTestReward(RewardComponent):
             "all_pass": sum(r is not None and r.status == "pass" for r in results) / scored if scored else 0.0,
             "scored": float(scored),
         }
-        for status, key in (("timeout", "timeouts"), ("memory", "memory_errors"), ("crash", "crashes"),
-                            ("error", "errors")):
+        for status, key in (
+            ("timeout", "timeouts"),
+            ("memory", "memory_errors"),
+            ("crash", "crashes"),
+            ("error", "errors"),
+        ):
             self._metrics[key] = float(statuses[status])
         return scores
 
@@ -167,18 +163,6 @@ class UnitTestReward(RewardComponent):
 
     def metrics(self) -> dict[str, float]:
         return dict(self._metrics)
-
-    # lifecycle ------------------------------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Stop the sandbox pool (a new one starts if the component is used again)."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-        self._pending = None
-
-    def teardown(self, trainer, pl_module, stage: str) -> None:
-        self.close()
 
 
 def _as_test_list(tests) -> list[str]:

@@ -1,0 +1,35 @@
+"""`SandboxedReward`: the part every code-executing component shares — a lazily started sandbox pool, closed at the
+end of a stage, and the futures of the rollout that is being scored."""
+
+from __future__ import annotations
+
+from lit_coderl.rewards.base import RewardComponent
+from lit_coderl.sandbox import Limits, SandboxPool
+
+
+class SandboxedReward(RewardComponent):
+    """Base of components that run generated code. Subclasses set ``self.limits`` and ``self.workers`` (and may set
+    ``self.reuse_workers``) in ``__init__``; ``submit`` stores ``(id(rollout), futures)`` in ``self._pending``."""
+
+    limits: Limits
+    workers: int | None = None
+    reuse_workers: bool = True
+    _pool: SandboxPool | None = None
+    _pending = None
+
+    @property
+    def pool(self) -> SandboxPool:
+        """The sandbox pool, started on first use."""
+        if self._pool is None:
+            self._pool = SandboxPool(workers=self.workers, limits=self.limits, reuse_workers=self.reuse_workers)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the sandbox pool (a new one starts if the component is used again)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        self._pending = None
+
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        self.close()
