@@ -33,7 +33,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from lit_coderl.rewards.syntax import SyntaxReward, replay_through_processor  # noqa: E402
+from lit_coderl.rewards.syntax import SyntaxReward, compiles_exec, replay_through_processor  # noqa: E402
 from lit_coderl.rollout import GenerationOptions, Rollout, generate  # noqa: E402
 
 MODEL = REPO / "lit_coderl" / "assets" / "tiny-coder"
@@ -62,23 +62,13 @@ def stdlib_functions(tokenizer, n: int, max_tokens: int, seed: int = 0) -> list[
     return found[:n]
 
 
-def compiles(code: str) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile(code, "<f>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-        return True
-    except (SyntaxError, ValueError):
-        return False
-
-
 def corrupt(code: str, rng: random.Random) -> tuple[str, int] | None:
     """One deleted or duplicated bracket/comma/colon/equals sign; (text, char position of the error)."""
     positions = [i for i, ch in enumerate(code) if ch in CORRUPTIBLE]
     for _ in range(20):
         pos = rng.choice(positions)
         text = code[:pos] + code[pos + 1 :] if rng.random() < 0.5 else code[:pos] + code[pos] + code[pos:]
-        if not compiles(text):
+        if not compiles_exec(text):
             return text, pos
     return None
 
@@ -99,7 +89,7 @@ def flags_and_cost(reward: SyntaxReward, tokenizer, texts: list[str], during: bo
         first = reward.first_flagged(rollout, 0, code_tokens, ends)
         seconds += time.perf_counter() - started
         n_tokens += len(code_tokens)
-        results.append((first, not compiles(rollout.code(0)), rollout, code_tokens))
+        results.append((first, not compiles_exec(rollout.code(0)), rollout, code_tokens))
     return results, seconds, n_tokens
 
 
@@ -140,7 +130,7 @@ def constrained_demo(model, tokenizer, prompts: list[str], new_tokens: int, cach
         ok = total = compiled = 0
         for i in range(rollout.batch_size):
             code = rollout.code(i)
-            compiled += compiles(code)
+            compiled += compiles_exec(code)
             for t in rollout.code_token_indices(i):
                 total += 1
                 ok += python_prefix_status(code[: rollout.offsets[i][t][1] - rollout.code_spans[i][0]]) != "invalid"

@@ -685,12 +685,7 @@ def _forget_servers_in_fork_child() -> None:
     """In a process forked from the caller (e.g. a DataLoader worker), drop the servers' pipe ends so that the
     servers still see EOF when the caller closes them, and never talk to two processes."""
     for server in list(_LIVE_SERVERS):
-        for fd in (server.request_w, server.reply_r):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        server.request_w = server.reply_r = -1
+        server.close_pipes()
     _LIVE_SERVERS.clear()
 
 
@@ -756,13 +751,17 @@ class _Server:
                     pass
         self.close()
 
-    def close(self) -> None:
+    def close_pipes(self) -> None:
+        """Close this side's ends of the request and reply pipes."""
         for fd in (self.request_w, self.reply_r):
             try:
                 os.close(fd)
             except OSError:
                 pass
         self.request_w = self.reply_r = -1
+
+    def close(self) -> None:
+        self.close_pipes()
         _LIVE_SERVERS.discard(self)
         try:
             self.process.wait(timeout=5)

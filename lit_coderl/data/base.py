@@ -15,7 +15,9 @@ Sources are typed classes so that YAML picks them with ``class_path`` and ``--he
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any
 
 TaskRow = dict[str, Any]
@@ -34,3 +36,20 @@ def require_fields(row: dict, fields: tuple[str, ...], where: str) -> None:
     missing = [f for f in fields if f not in row or row[f] is None]
     if missing:
         raise ValueError(f"{where}: row {row.get('task_id', '?')!r} is missing field(s) {', '.join(missing)}")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Records of a JSONL file; errors name the file and line; bytes that are not UTF-8 become U+FFFD."""
+    records = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{number}: not valid JSON ({exc})") from exc
+            if not isinstance(record, dict):
+                raise ValueError(f"{path}:{number}: expected a JSON object")
+            records.append(record)
+    return records

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from lit_coderl.data.base import TaskRow, TaskSource, require_fields
+from lit_coderl.data.base import TaskRow, TaskSource, read_jsonl, require_fields
 from lit_coderl.rewards.spans import extract_code_span
 
 DEFAULT_DATA_DIR = Path("../shared/data")
@@ -61,23 +61,6 @@ def parse_test_list(value: Any, where: str = "tests") -> list[str]:
                 return [str(v) for v in parsed if str(v).strip()]
         raise ValueError(f"{where}: cannot parse the test list {text[:80]!r}")
     return [line for line in text.splitlines() if line.strip()]
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Records of a JSONL file; errors name the file and line."""
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not valid JSON ({exc})") from exc
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}:{number}: expected a JSON object")
-            records.append(record)
-    return records
 
 
 def find_data_file(data_dir: Path | str, *candidates: str) -> Path:

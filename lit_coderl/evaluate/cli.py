@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lit_coderl.data.base import read_jsonl
 from lit_coderl.evaluate import EVALUATORS, get_evaluator
 from lit_coderl.evaluate.base import DEFAULT_DATA_DIR
 
@@ -38,21 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def read_samples(path: Path) -> list[dict[str, Any]]:
     """Sample lines; a malformed line is an error naming its number."""
-    samples = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                sample = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{number}: not valid JSON ({err.msg})") from None
-            if not isinstance(sample, dict) or "task_id" not in sample:
-                raise ValueError(f"{path}:{number}: each line needs a 'task_id' field")
-            if not isinstance(sample.get("solution", sample.get("completion")), str):
-                raise ValueError(f"{path}:{number}: each line needs a string 'solution' (or 'completion') field")
-            sample.setdefault("solution", sample.get("completion"))
-            samples.append(sample)
+    samples = read_jsonl(path)
+    for number, sample in enumerate(samples, 1):
+        if "task_id" not in sample:
+            raise ValueError(f"{path}: sample {number} needs a 'task_id' field")
+        if not isinstance(sample.get("solution", sample.get("completion")), str):
+            raise ValueError(f"{path}: sample {number} needs a string 'solution' (or 'completion') field")
+        sample.setdefault("solution", sample.get("completion"))
     return samples
 
 

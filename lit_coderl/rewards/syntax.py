@@ -39,7 +39,7 @@ _MAX_FAILED_HEADS = 4
 
 
 @functools.lru_cache(maxsize=4096)
-def _compiles_exec(source: str) -> bool:
+def compiles_exec(source: str) -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -71,7 +71,7 @@ def _tail_status(tail: str) -> Status:
                 return "invalid"
             return "incomplete"
         if message.startswith("multiple statements"):
-            return "complete" if _compiles_exec(tail) else "invalid"
+            return "complete" if compiles_exec(tail) else "invalid"
         return "invalid"
     except ValueError:  # e.g. NUL bytes
         return "invalid"
@@ -87,7 +87,7 @@ def python_prefix_status(text: str) -> Status:
     starts = [m.start() for m in _TOP_LEVEL_START.finditer(text)]
     failed = 0
     for start in reversed(starts):
-        if start == 0 or _compiles_exec(text[:start]):
+        if start == 0 or compiles_exec(text[:start]):
             return _tail_status(text[start:])
         failed += 1
         if failed >= _MAX_FAILED_HEADS:
@@ -481,7 +481,7 @@ class SyntaxReward(RewardComponent):
                 flagged = code_tokens[first_bad:] if self.penalize_after else [code_tokens[first_bad]]
                 for t in flagged:
                     scores[i, t] = self.invalid_penalty
-            elif not _compiles_exec(code):  # a valid prefix that never got finished
+            elif not compiles_exec(code):  # a valid prefix that never got finished
                 scores[i, code_tokens[-1]] += self.incomplete_penalty
             else:
                 n_valid += 1
