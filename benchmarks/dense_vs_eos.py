@@ -5,8 +5,12 @@ Runs a config (default: the offline robot demo) once per (placement, seed) throu
 mean reaches it), the final success rate (mean of the last 5 iterations), and a PNG of success vs iteration with the
 seed band (min–max) of each arm.
 
-    python benchmarks/dense_vs_eos.py                                   # robot demo, 3 seeds × 2 arms
-    python benchmarks/dense_vs_eos.py --config configs/mbpp-tiny.yaml --metric reward/unit_tests/pass_rate
+    python benchmarks/dense_vs_eos.py                   # robot demo (configs/demo.yaml), 3 seeds × 2 arms
+    python benchmarks/dense_vs_eos.py --arm python      # MBPP train prompts, unit-test reward (configs/mbpp-tiny.yaml)
+
+The python arm starts from ``.bench/mbpp-coder``, the tiny model warm-started on MBPP train by
+``benchmarks/mbpp_warmstart.py`` (run first when missing, ~15 min): the embedded tiny model passes no MBPP test, so
+a unit-test reward would be constant. ``--config/--metric/--model`` override an arm's defaults.
 
 Needs matplotlib for the plot (``pip install matplotlib``); without it the table is still written.
 """
@@ -26,7 +30,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_arm(config: Path, placement: str, seed: int, iterations: int, out: Path) -> Path:
+ARMS = {
+    "robot": {"config": REPO / "configs" / "demo.yaml", "metric": "reward/simulator/success_rate", "model": None},
+    "python": {
+        "config": REPO / "configs" / "mbpp-tiny.yaml",
+        "metric": "reward/unit_tests/pass_rate",
+        "model": REPO / ".bench" / "mbpp-coder",
+    },
+}
+
+
+def run_arm(config: Path, placement: str, seed: int, iterations: int, out: Path, model: Path | None) -> Path:
     """One training run; returns its metrics.csv."""
     run_dir = out / f"{placement}-seed{seed}"
     cmd = [
@@ -53,6 +67,8 @@ def run_arm(config: Path, placement: str, seed: int, iterations: int, out: Path)
         "--trainer.enable_progress_bar",
         "false",
     ]
+    if model is not None:
+        cmd += ["--model.model.name_or_path", str(model)]
     env = {**os.environ, "WANDB_MODE": "disabled", "LIT_CODERL_THREADS": os.environ.get("LIT_CODERL_THREADS", "1")}
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
@@ -103,20 +119,32 @@ def plot(curves: dict[str, list[list[float]]], metric: str, path: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=REPO / "configs" / "demo.yaml")
-    parser.add_argument("--metric", default="reward/simulator/success_rate")
+    parser.add_argument("--arm", choices=sorted(ARMS), default="robot", help="which study (sets the defaults)")
+    parser.add_argument("--config", type=Path, default=None, help="training config (default: the arm's)")
+    parser.add_argument("--metric", default=None, help="logged metric to compare (default: the arm's)")
+    parser.add_argument("--model", type=Path, default=None, help="policy to start from (default: the arm's)")
     parser.add_argument("--target", type=float, default=0.5, help="success rate to reach")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--iterations", type=int, default=40)
-    parser.add_argument("--out", type=Path, default=REPO / "runs" / "dense_vs_eos")
+    parser.add_argument("--out", type=Path, default=None, help="default: runs/dense_vs_eos/<arm>")
     args = parser.parse_args(argv)
+    arm = ARMS[args.arm]
+    args.config = args.config or arm["config"]
+    args.metric = args.metric or arm["metric"]
+    args.model = args.model or arm["model"]
+    args.out = args.out or REPO / "runs" / "dense_vs_eos" / args.arm
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.arm == "python" and args.model == arm["model"] and not (args.model / "config.json").exists():
+        print(f"warm-starting {args.model} (benchmarks/mbpp_warmstart.py)", flush=True)
+        subprocess.run(
+            [sys.executable, str(REPO / "benchmarks" / "mbpp_warmstart.py"), "--out", str(args.model)], check=True
+        )
 
     curves: dict[str, list[list[float]]] = {"dense": [], "eos": []}
     for seed in args.seeds:  # interleave the arms so machine load hits both alike
         for placement in curves:
             curves[placement].append(
-                read_curve(run_arm(args.config, placement, seed, args.iterations, args.out), args.metric)
+                read_curve(run_arm(args.config, placement, seed, args.iterations, args.out, args.model), args.metric)
             )
 
     summary = {}

@@ -81,16 +81,17 @@ def child(model: str, mode: str, lora: bool, critic: str, batch: int, new_tokens
     rollout = module.rollout(prompts, module.generation)
     if mode == "policy-only":
         # REINFORCE-style step on the policy alone: no reference forward, no critic
-        logprobs, _, _ = module._forward(rollout, slice(0, batch))
+        logits, _ = module._forward(rollout, slice(0, batch))
+        logprobs = ppo.logprobs_from_logits(logits, rollout.response_ids)
         loss = -(logprobs * rollout.response_mask).sum() / rollout.response_mask.sum()
         loss.backward()
         optimizer.step()
     else:
         # the full iteration, driven without a Trainer: old/ref log-probs, values, GAE, one PPO step
         mask = rollout.response_mask
-        old, values = module._logprobs_and_values(rollout, reference=False)
+        old, values, _ = module._logprobs_and_values(rollout, reference=False)
         with module.net.reference_context():
-            ref, _ = module._logprobs_and_values(rollout, reference=True)
+            ref, _, _ = module._logprobs_and_values(rollout, reference=True)
         kl = ppo.kl_penalty(old, ref, "k3") * mask
         rewards = ppo.total_rewards(torch.zeros_like(mask), kl, 0.1, mask)
         advantages, returns = ppo.gae(rewards, values, mask)

@@ -298,17 +298,22 @@ class PolicyAndValue(nn.Module):
         return out.logits, self.value_head(critic_out.hidden_states[-1])
 
 
-def accepts_logits_to_keep(model: nn.Module) -> bool:
-    """Whether ``model.forward`` (the base model's, under a peft wrapper) takes ``logits_to_keep``."""
-    cached = getattr(model, "_lit_coderl_logits_to_keep", None)
+def forward_parameters(model: nn.Module) -> frozenset[str]:
+    """Parameter names of ``model.forward`` (the base model's, under a peft wrapper), cached on the model."""
+    cached = getattr(model, "_lit_coderl_forward_parameters", None)
     if cached is None:
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         try:
-            cached = "logits_to_keep" in inspect.signature(base.forward).parameters
+            cached = frozenset(inspect.signature(base.forward).parameters)
         except (TypeError, ValueError):
-            cached = False
-        model._lit_coderl_logits_to_keep = cached
+            cached = frozenset()
+        model._lit_coderl_forward_parameters = cached
     return cached
+
+
+def accepts_logits_to_keep(model: nn.Module) -> bool:
+    """Whether the model's forward takes ``logits_to_keep`` (project only the last positions onto the vocabulary)."""
+    return "logits_to_keep" in forward_parameters(model)
 
 
 def _hidden_size(config) -> int:

@@ -113,6 +113,9 @@ class CodeRLModule(L.LightningModule):
                 {"params": value_params, "lr": self.value_learning_rate, "name": "value"},
             ],
             weight_decay=self.weight_decay,
+            # one fused kernel per step instead of a Python loop over tensors: ~7x faster on CPU for the tiny model,
+            # and what CUDA runs best too; other devices keep torch's default implementation
+            fused=True if _fused_adamw_supported(policy_params + value_params) else None,
         )
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
@@ -141,7 +144,7 @@ class CodeRLModule(L.LightningModule):
         config = getattr(strategy, "config", None)
         if isinstance(config, dict) and config.get("zero_optimization", {}).get("stage", 0) >= 3:
             raise ValueError(
-                "DeepSpeed ZeRO-3 is not supported: HF generate would all-gather the partitioned weights at every "
+                "DeepSpeed ZeRO-3 is not supported: sampling would all-gather the partitioned weights at every "
                 "decoding step. Use ZeRO-2 (configs/strategies/deepspeed_zero2.yaml) or DDP."
             )
 
@@ -171,10 +174,10 @@ class CodeRLModule(L.LightningModule):
 
         mask = rollout.response_mask.to(self.device)
         with _timed(timings, "values"):
-            old_logprobs, values = self._logprobs_and_values(rollout, reference=False)
+            old_logprobs, values, entropy = self._logprobs_and_values(rollout, reference=False)
         with _timed(timings, "ref_logprobs"):
             with self.net.reference_context():
-                ref_logprobs, _ = self._logprobs_and_values(rollout, reference=True)
+                ref_logprobs, _, _ = self._logprobs_and_values(rollout, reference=True)
         rollout.logprobs, rollout.ref_logprobs, rollout.values = old_logprobs, ref_logprobs, values
 
         with _timed(timings, "reward"):
@@ -197,6 +200,9 @@ class CodeRLModule(L.LightningModule):
 
         with _timed(timings, "update"):
             update_stats = self._ppo_update(rollout, old_logprobs, values, advantages, returns, mask)
+        # the policy's mean token entropy on this rollout, measured once (not in every minibatch: it is only logged,
+        # unless entropy_coef > 0 puts it in the loss)
+        update_stats["policy/entropy_avg"] = float(ppo.masked_mean(entropy, mask))
 
         self.iteration += 1
         scheduler = self.lr_schedulers()
@@ -233,18 +239,29 @@ class CodeRLModule(L.LightningModule):
         )
 
     def _logprobs_and_values(self, rollout: Rollout, reference: bool):
-        """Log-probs of the sampled tokens (temperature-scaled as in sampling), and values unless ``reference``."""
-        logprobs, values = [], []
+        """Log-probs of the sampled tokens (temperature-scaled as in sampling); unless ``reference``, also values and
+        the per-token entropy of the policy."""
+        logprobs, values, entropies = [], [], []
         with torch.no_grad():
             for start in range(0, rollout.batch_size, self.forward_batch_size):
                 idx = slice(start, start + self.forward_batch_size)
-                lp, v, _ = self._forward(rollout, idx, reference=reference)
+                logits, v = self._forward(rollout, idx, reference=reference)
+                response_ids = rollout.response_ids[idx].to(self.device)
+                if reference:
+                    logprobs.append(ppo.logprobs_from_logits(logits, response_ids))
+                    continue
+                lp, entropy = ppo.logprobs_and_entropy(logits, response_ids)
                 logprobs.append(lp)
                 values.append(v)
-        return torch.cat(logprobs), (None if reference else torch.cat(values))
+                entropies.append(entropy)
+        if reference:
+            return torch.cat(logprobs), None, None
+        return torch.cat(logprobs), torch.cat(values), torch.cat(entropies)
 
     def _forward(self, rollout: Rollout, idx, reference: bool = False):
-        """Forward pass over prompt+response of samples ``idx``: (logprobs, values, logits) on response tokens.
+        """Forward pass over prompt+response of samples ``idx``: (logits, values) on response tokens.
+
+        The logits are those the sampler drew from: temperature-scaled, with the components' constraints applied.
 
         ``reference=True`` runs the reference model (call it inside ``self.net.reference_context()``), no values.
         """
@@ -275,13 +292,13 @@ class CodeRLModule(L.LightningModule):
         response_positions = slice(q_len - 1, q_len + t_len - 1)
         logit_positions = response_positions if all_logits.shape[1] == input_ids.shape[1] else slice(0, t_len)
         logits = all_logits[:, logit_positions].float()
-        temperature = self.generation.temperature if self.generation.temperature > 0 else 1.0
-        logits = logits / (temperature + 1e-7)
+        temperature = self.generation.temperature
+        if temperature > 0 and temperature != 1.0:  # exactly the sampler's scaling (`sampling.warp_logits`)
+            logits = logits / temperature
         for component in self.reward_components:
             logits = component.constrain_logits(rollout, idx, logits)
-        logprobs = ppo.logprobs_from_logits(logits, response_ids)
         values = None if all_values is None else all_values[:, response_positions]
-        return logprobs, values, logits
+        return logits, values
 
     def _score(self, rollout: Rollout, components: list[RewardComponent]) -> dict[str, torch.Tensor]:
         """Each component's ``[B, T]`` scores; NaN/inf entries become 0 and are counted, a failing component warns."""
@@ -358,22 +375,22 @@ class CodeRLModule(L.LightningModule):
         """PPO loss of samples ``idx`` (masked means over their tokens) and its diagnostics."""
         cfg = self.ppo
         idx_mask = mask[idx]
-        logprobs, values, logits = self._forward(rollout, idx)
+        logits, values = self._forward(rollout, idx)
+        logprobs = ppo.logprobs_from_logits(logits, rollout.response_ids[idx].to(self.device))
         pg_loss, pg_stats = ppo.policy_loss(
             logprobs, old_logprobs[idx], advantages[idx], idx_mask, cfg.clip_range, cfg.log_ratio_clamp
         )
         vf_loss, vf_stats = ppo.value_loss(values, old_values[idx], returns[idx], idx_mask, cfg.clip_range_value)
-        if cfg.entropy_coef:
+        loss = pg_loss + cfg.vf_coef * vf_loss
+        stats = {}
+        if cfg.entropy_coef:  # a full-vocabulary softmax per token: only computed when it is part of the loss
             entropy = ppo.masked_mean(ppo.entropy_from_logits(logits), idx_mask)
-        else:  # only logged: keep its full-vocabulary softmax out of the backward pass (the loss is the same)
-            with torch.no_grad():
-                entropy = ppo.masked_mean(ppo.entropy_from_logits(logits), idx_mask)
-        loss = pg_loss + cfg.vf_coef * vf_loss - cfg.entropy_coef * entropy
-        stats = {
+            loss = loss - cfg.entropy_coef * entropy
+            stats["loss/entropy_avg"] = entropy.detach()
+        stats |= {
             "loss/policy_avg": pg_loss.detach(),
             "loss/value_avg": vf_loss.detach(),
             "loss/total": loss.detach(),
-            "policy/entropy_avg": entropy.detach(),
             "policy/approxkl_avg": pg_stats["approxkl"],
             "policy/clipfrac_avg": pg_stats["clipfrac"],
             "val/ratio": pg_stats["ratio"],
@@ -469,6 +486,10 @@ class CodeRLModule(L.LightningModule):
         self.skipped_updates = state.get("skipped_updates", 0)
         self.nonfinite_rewards = state.get("nonfinite_rewards", 0)
         self._rng_to_restore = state.get("rng")
+
+
+def _fused_adamw_supported(params: list[torch.Tensor]) -> bool:
+    return bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
 
 
 @contextmanager

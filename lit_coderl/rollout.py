@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from lit_coderl.rewards.spans import code_token_mask, extract_code_span, token_char_offsets
+from lit_coderl.sampling import SamplingSettings, eos_token_ids, sample
 
 
 @dataclass
@@ -148,16 +149,6 @@ class GenerationOptions:
     """Prompts longer than this are cut from the left (the instruction at the end is kept)."""
 
 
-def _eos_ids(model, tokenizer) -> set[int]:
-    ids = {tokenizer.eos_token_id}
-    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if isinstance(configured, int):
-        ids.add(configured)
-    elif configured:
-        ids.update(configured)
-    return {i for i in ids if i is not None}
-
-
 @torch.no_grad()
 def generate(
     model,
@@ -168,12 +159,10 @@ def generate(
     logits_processors: list | None = None,
     gradient_checkpointing: bool = False,
 ) -> Rollout:
-    """Sample one response per prompt (batched, left padded, KV cache on) and wrap it in a `Rollout`.
+    """Sample one response per prompt (batched, left padded, KV cache on; `sampling.sample`) as a `Rollout`.
 
     Gradient checkpointing (if the model trains with it) is switched off while sampling: it disables the KV cache.
     """
-    from transformers import LogitsProcessorList
-
     device = next(model.parameters()).device
     enc = tokenizer(
         prompts,
@@ -184,30 +173,30 @@ def generate(
         add_special_tokens=False,
     )
     query_ids, query_mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
-    eos_ids = _eos_ids(model, tokenizer)
-    sampling = options.temperature > 0
-    kwargs = dict(
-        input_ids=query_ids,
-        attention_mask=query_mask,
+    eos_ids = eos_token_ids(model, tokenizer)
+    settings = SamplingSettings(
         max_new_tokens=options.max_new_tokens,
-        do_sample=sampling,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=sorted(eos_ids),
-        use_cache=True,
-        logits_processor=LogitsProcessorList(logits_processors or []),
+        temperature=options.temperature,
+        top_k=options.top_k,
+        top_p=options.top_p,
+        stop_strings=list(options.stop_strings),
     )
-    if sampling:
-        kwargs.update(temperature=options.temperature, top_p=options.top_p, top_k=options.top_k)
-    if options.stop_strings:
-        kwargs.update(stop_strings=list(options.stop_strings), tokenizer=tokenizer)
     if gradient_checkpointing:
         model.gradient_checkpointing_disable()
     try:
-        sequences = model.generate(**kwargs)
+        response_ids = sample(
+            model,
+            query_ids,
+            query_mask,
+            settings,
+            eos_ids=eos_ids,
+            pad_id=tokenizer.pad_token_id,
+            tokenizer=tokenizer,
+            logits_processors=logits_processors,
+        ).cpu()
     finally:
         if gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    response_ids = sequences[:, query_ids.shape[1] :].cpu()
     response_mask, ended = response_mask_from_ids(
         response_ids, eos_ids, tokenizer.pad_token_id, options.max_new_tokens
     )

@@ -113,6 +113,12 @@ def test_entropy_and_logprobs():
     assert ppo.logprobs_from_logits(logits, torch.tensor([[0, 1]])).tolist()[0] == pytest.approx(
         [math.log(0.5), math.log(0.75)]
     )
+    logprobs, entropy = ppo.logprobs_and_entropy(logits, torch.tensor([[0, 1]]))
+    assert logprobs.tolist()[0] == pytest.approx([math.log(0.5), math.log(0.75)])
+    assert entropy.tolist()[0] == pytest.approx([math.log(2), -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))])
+    # the masked logit of constrained decoding (-1e9) contributes 0, not NaN
+    _, masked = ppo.logprobs_and_entropy(T([[[0.0, -1e9, 0.0]]]), torch.tensor([[0]]))
+    assert masked.tolist()[0] == pytest.approx([math.log(2)])
 
 
 def test_explained_variance():

@@ -9,6 +9,7 @@ import torch
 from lit_coderl.data.prompts import render_prompt
 from lit_coderl.evaluate.base import Evaluator
 from lit_coderl.models import load_tokenizer, resolve_model_path
+from lit_coderl.sampling import SamplingSettings, eos_token_ids, sample
 
 
 @torch.no_grad()
@@ -25,16 +26,13 @@ def generate_samples(
     tasks = list(evaluator.tasks().items())
     if limit:
         tasks = tasks[:limit]
-    temperature = float(settings.get("temperature", 0.0))
-    kwargs: dict[str, Any] = {
-        "max_new_tokens": int(settings.get("max_new_tokens", 512)),
-        "do_sample": temperature > 0,
-        "pad_token_id": tokenizer.pad_token_id,
-    }
-    if temperature > 0:
-        kwargs.update(temperature=temperature, top_p=float(settings.get("top_p", 1.0)))
-    if settings.get("stop_strings"):
-        kwargs.update(stop_strings=list(settings["stop_strings"]), tokenizer=tokenizer)
+    sampling = SamplingSettings(
+        max_new_tokens=int(settings.get("max_new_tokens", 512)),
+        temperature=float(settings.get("temperature", 0.0)),
+        top_p=float(settings.get("top_p", 1.0)),
+        stop_strings=list(settings.get("stop_strings") or []),
+    )
+    eos_ids = eos_token_ids(model, tokenizer)
     samples = []
     for start in range(0, len(tasks), batch_size):
         chunk = tasks[start : start + batch_size]
@@ -45,8 +43,16 @@ def generate_samples(
                 render_prompt({"messages": prompt} if isinstance(prompt, list) else {"prompt": prompt}, tokenizer)
             )
         enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-        out = model.generate(**enc, **kwargs)
-        completions = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        out = sample(
+            model,
+            enc["input_ids"],
+            enc["attention_mask"],
+            sampling,
+            eos_ids=eos_ids,
+            pad_id=tokenizer.pad_token_id,
+            tokenizer=tokenizer,
+        )
+        completions = tokenizer.batch_decode(out, skip_special_tokens=True)
         for (task_id, task), completion in zip(chunk, completions, strict=True):
             samples.append(
                 {"task_id": task_id, "completion": completion, "solution": evaluator.extract(task, completion)}
