@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--iterations", type=int, default=40)
     parser.add_argument("--out", type=Path, default=None, help="default: runs/dense_vs_eos/<arm>")
+    parser.add_argument("--from-summary", type=Path, default=None, help="re-report a finished study's summary.json")
     args = parser.parse_args(argv)
     arm = ARMS[args.arm]
     args.config = args.config or arm["config"]
@@ -140,13 +141,32 @@ def main(argv: list[str] | None = None) -> None:
             [sys.executable, str(REPO / "benchmarks" / "mbpp_warmstart.py"), "--out", str(args.model)], check=True
         )
 
-    curves: dict[str, list[list[float]]] = {"dense": [], "eos": []}
-    for seed in args.seeds:  # interleave the arms so machine load hits both alike
-        for placement in curves:
-            curves[placement].append(
-                read_curve(run_arm(args.config, placement, seed, args.iterations, args.out, args.model), args.metric)
-            )
+    if args.from_summary:  # re-tabulate and re-plot finished runs
+        curves = {k: v["curves"] for k, v in json.loads(args.from_summary.read_text()).items() if k in ("dense", "eos")}
+    else:
+        curves = {"dense": [], "eos": []}
+        for seed in args.seeds:  # interleave the arms so machine load hits both alike
+            for placement in curves:
+                metrics = run_arm(args.config, placement, seed, args.iterations, args.out, args.model)
+                curves[placement].append(read_curve(metrics, args.metric))
+    report(curves, args)
 
+
+def paired_differences(dense: list[list[float]], eos: list[list[float]]) -> list[float]:
+    """Per seed: mean over the second half of the iterations of (dense − eos) at the same iteration.
+
+    Both arms of a seed see the same prompts in the same order (the data order depends on the seed only), so
+    iteration-wise differences cancel most of the batch-to-batch difficulty that dominates each curve.
+    """
+    out = []
+    for a, b in zip(dense, eos, strict=True):
+        n = min(len(a), len(b))
+        half = n // 2
+        out.append(statistics.mean(x - y for x, y in zip(a[half:n], b[half:n], strict=True)))
+    return out
+
+
+def report(curves: dict[str, list[list[float]]], args: argparse.Namespace) -> None:
     summary = {}
     lines = [
         f"| placement | iterations to {args.metric} ≥ {args.target} (per seed) | final (last 5, mean ± sd) |",
@@ -159,6 +179,14 @@ def main(argv: list[str] | None = None) -> None:
         summary[placement] = {"iterations_to_target": reach, "final": finals, "curves": runs}
         reached = ", ".join("not reached" if r is None else str(r) for r in reach)
         lines.append(f"| {placement} | {reached} | {statistics.mean(finals):.3f} ± {spread:.3f} |")
+    diffs = paired_differences(curves["dense"], curves["eos"])
+    summary["paired_difference_second_half"] = diffs
+    lines.append("")
+    lines.append(
+        "paired dense − eos, mean over the second half of the iterations, per seed: "
+        + ", ".join(f"{d:+.3f}" for d in diffs)
+        + f" (mean {statistics.mean(diffs):+.3f}; dense ahead in {sum(d > 0 for d in diffs)}/{len(diffs)} seeds)"
+    )
     table = "\n".join(lines)
     print(table)
     (args.out / "summary.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, **summary}))

@@ -1,17 +1,18 @@
 """Unit-test reward throughput: serial vs a pool of workers, a fresh Python per sample vs reused warm workers.
 
-    python benchmarks/reward_throughput.py [--samples 64] [--workers 2] [--repeats 3] [--data-dir ../shared/data]
+    python benchmarks/reward_throughput.py [--samples 64] [--workers 2] [--repeats 5] [--data-dir ../shared/data]
 
 Scores ``--samples`` responses (MBPP train-split reference solutions in a ```python block, three asserts each; a
 small built-in set when the data is absent) with `UnitTestReward` in four settings: {1 worker, ``--workers``} ×
 {``reuse_workers=False`` (a new server process per sample), ``True`` (one warm server per worker forks each job)}.
 Each setting scores one warm-up batch (server start-up excluded for reused workers), then ``--repeats`` timed batches;
-the best time is reported, with samples per second and the speed-up ratios.
+the median time is reported, with samples per second and the speed-up ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -25,14 +26,22 @@ from lit_coderl.rewards.tests import UnitTestReward  # noqa: E402
 from lit_coderl.rollout import Rollout  # noqa: E402
 
 FALLBACK_TASKS = [
-    ("def add(a, b):\n    return a + b\n",
-     ["assert add(1, 2) == 3", "assert add(-1, 1) == 0", "assert add(0, 0) == 0"]),
-    ("def rev(s):\n    return s[::-1]\n",
-     ["assert rev('ab') == 'ba'", "assert rev('') == ''", "assert rev('x') == 'x'"]),
-    ("def fact(n):\n    return 1 if n < 2 else n * fact(n - 1)\n",
-     ["assert fact(0) == 1", "assert fact(5) == 120", "assert fact(3) == 6"]),
-    ("def evens(xs):\n    return [x for x in xs if x % 2 == 0]\n",
-     ["assert evens([1, 2, 3, 4]) == [2, 4]", "assert evens([]) == []", "assert evens([1]) == []"]),
+    (
+        "def add(a, b):\n    return a + b\n",
+        ["assert add(1, 2) == 3", "assert add(-1, 1) == 0", "assert add(0, 0) == 0"],
+    ),
+    (
+        "def rev(s):\n    return s[::-1]\n",
+        ["assert rev('ab') == 'ba'", "assert rev('') == ''", "assert rev('x') == 'x'"],
+    ),
+    (
+        "def fact(n):\n    return 1 if n < 2 else n * fact(n - 1)\n",
+        ["assert fact(0) == 1", "assert fact(5) == 120", "assert fact(3) == 6"],
+    ),
+    (
+        "def evens(xs):\n    return [x for x in xs if x % 2 == 0]\n",
+        ["assert evens([1, 2, 3, 4]) == [2, 4]", "assert evens([]) == []", "assert evens([1]) == []"],
+    ),
 ]
 
 
@@ -59,24 +68,25 @@ def tiny_tokenizer(texts: list[str]):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=800, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=800, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tok.train_from_iterator(texts, trainer=trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
 
 
 def time_setting(rollout: Rollout, workers: int, reuse: bool, repeats: int) -> tuple[float, float]:
-    """Best wall-clock seconds of one ``score`` of the batch, and its pass rate."""
+    """Median wall-clock seconds of one ``score`` of the batch, and its pass rate."""
     reward = UnitTestReward(workers=workers, reuse_workers=reuse)
     try:
         reward.score(rollout)  # warm-up: starts the servers of reused workers
-        best = float("inf")
+        seconds = []
         for _ in range(repeats):
             start = time.perf_counter()
             reward.submit(rollout)
             reward.score(rollout)
-            best = min(best, time.perf_counter() - start)
-        return best, reward.metrics()["pass_rate"]
+            seconds.append(time.perf_counter() - start)
+        return statistics.median(seconds), reward.metrics()["pass_rate"]
     finally:
         reward.close()
 
@@ -85,14 +95,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
     texts, rows, source = load_samples(args.samples, args.data_dir)
     rollout = Rollout.from_texts(tiny_tokenizer(texts), texts, rows)
-    print(f"{args.samples} samples from {source}; best of {args.repeats} batches after one warm-up batch\n")
+    print(f"{args.samples} samples from {source}; median of {args.repeats} batches after one warm-up batch\n")
     times: dict[tuple[int, bool], float] = {}
     print(f"{'workers':>7} {'mode':<20} {'seconds':>8} {'samples/s':>10} {'pass rate':>9}")
     for reuse in (False, True):

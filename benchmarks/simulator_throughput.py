@@ -1,6 +1,6 @@
 """RoboSim throughput: our process model against one fresh Python process per world.
 
-    python benchmarks/simulator_throughput.py [--programs 64] [--worlds 5] [--workers 2]
+    python benchmarks/simulator_throughput.py [--programs 64] [--worlds 5] [--workers 2] [--repeats 3]
 
 *Ours*: a `SandboxPool` runs one sandboxed process per program (forked from a warm server) that verifies all K
 worlds in-process (`lit_coderl.robot.robosim.verify_program`). *Original-style*: every world is a fresh
@@ -8,13 +8,15 @@ worlds in-process (`lit_coderl.robot.robosim.verify_program`). *Original-style*:
 simulator (and numpy, which the original RoboSim imports; ``--no-numpy`` drops it), builds the robot and runs the
 rewritten, mutated program; a non-zero exit is an error. Both sides use the same number of parallel workers and the
 same programs (our generator's, not RoboEval material). Prints wall-clock times, worlds per second and the ratio;
-ours is timed cold (pool start included) and warm (pool already running).
+ours is timed cold (pool start included, once) and warm (pool already running); warm and original-style times are
+medians of ``--repeats`` runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -58,7 +60,7 @@ def run_original_style(programs: list[str], worlds: int, workers: int, timeout_s
     with ThreadPoolExecutor(workers) as pool:
         ok = list(pool.map(lambda job: original_style_world(job[0], job[1], job[2], timeout_s, numpy), jobs))
     elapsed = time.perf_counter() - start
-    print(f"original-style: {len(jobs)} worlds in {elapsed:.2f} s, {sum(ok)} passed")
+    print(f"  original-style: {len(jobs)} worlds in {elapsed:.2f} s, {sum(ok)} passed")
     return elapsed
 
 
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=2.0, help="per-world wall clock (s)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per side (the median is reported)")
     parser.add_argument("--no-numpy", action="store_true", help="do not import numpy in the original-style script")
     args = parser.parse_args(argv)
 
@@ -100,12 +103,21 @@ def main(argv: list[str] | None = None) -> None:
     with SandboxPool(workers=args.workers, limits=limits) as pool:
         cold, passed = run_ours(pool, programs, args.worlds, args.timeout)
         cold = time.perf_counter() - start
-        warm, _ = run_ours(pool, programs, args.worlds, args.timeout)
+        warm = statistics.median(run_ours(pool, programs, args.worlds, args.timeout)[0] for _ in range(args.repeats))
     print(f"ours (cold, pool start included): {n_worlds} worlds in {cold:.2f} s, {passed} passed")
-    print(f"ours (warm pool): {n_worlds} worlds in {warm:.2f} s ({n_worlds / warm:.0f} worlds/s)")
+    print(
+        f"ours (warm pool, median of {args.repeats}): {n_worlds} worlds in {warm:.2f} s "
+        f"({n_worlds / warm:.0f} worlds/s)"
+    )
 
-    original = run_original_style(programs, args.worlds, args.workers, args.timeout, numpy=not args.no_numpy)
-    print(f"original-style: {n_worlds / original:.1f} worlds/s")
+    original = statistics.median(
+        run_original_style(programs, args.worlds, args.workers, args.timeout, numpy=not args.no_numpy)
+        for _ in range(args.repeats)
+    )
+    print(
+        f"original-style (median of {args.repeats}): {n_worlds} worlds in {original:.2f} s, "
+        f"{n_worlds / original:.1f} worlds/s"
+    )
     print(f"speed-up: {original / warm:.1f}x warm, {original / cold:.1f}x cold")
 
 
