@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from lit_coderl.rewards.spans import code_token_mask, extract_code_span, token_char_offsets
-from lit_coderl.sampling import SamplingSettings, eos_token_ids, sample
+from lit_coderl.sampling import GenerationOptions, eos_token_ids, sample
 
 
 @dataclass
@@ -131,24 +131,6 @@ class Rollout:
         )
 
 
-@dataclass
-class GenerationOptions:
-    """Sampling settings of the rollout."""
-
-    max_new_tokens: int = 256
-    """Longest response; responses cut here get the missing-EOS penalty."""
-    temperature: float = 1.0
-    """Sampling temperature; log-probs are computed from logits divided by it, so PPO stays on-policy."""
-    top_p: float = 1.0
-    """Nucleus sampling mass (1.0 = off)."""
-    top_k: int = 0
-    """Top-k sampling (0 = off)."""
-    stop_strings: list[str] = field(default_factory=list)
-    """Extra strings that end a response (besides EOS), e.g. a closing code fence."""
-    max_prompt_tokens: int = 512
-    """Prompts longer than this are cut from the left (the instruction at the end is kept)."""
-
-
 @torch.no_grad()
 def generate(
     model,
@@ -174,13 +156,6 @@ def generate(
     )
     query_ids, query_mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
     eos_ids = eos_token_ids(model, tokenizer)
-    settings = SamplingSettings(
-        max_new_tokens=options.max_new_tokens,
-        temperature=options.temperature,
-        top_k=options.top_k,
-        top_p=options.top_p,
-        stop_strings=list(options.stop_strings),
-    )
     if gradient_checkpointing:
         model.gradient_checkpointing_disable()
     try:
@@ -188,7 +163,7 @@ def generate(
             model,
             query_ids,
             query_mask,
-            settings,
+            options,
             eos_ids=eos_ids,
             pad_id=tokenizer.pad_token_id,
             tokenizer=tokenizer,
@@ -197,9 +172,7 @@ def generate(
     finally:
         if gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    response_mask, ended = response_mask_from_ids(
-        response_ids, eos_ids, tokenizer.pad_token_id, options.max_new_tokens
-    )
+    response_mask, ended = response_mask_from_ids(response_ids, eos_ids, tokenizer.pad_token_id, options.max_new_tokens)
     # tokens after the end are padding, whatever generate filled in
     response_ids = torch.where(response_mask > 0, response_ids, torch.full_like(response_ids, tokenizer.pad_token_id))
     return Rollout.from_response_ids(

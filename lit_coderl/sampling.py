@@ -4,7 +4,7 @@ Why not ``model.generate``: on the small models PPO research iterates with, HF's
 outside the model — per-step processor/stopping-criteria plumbing, and ``torch.multinomial`` (about 3 ms per call
 for 16 rows × 8k vocabulary on one CPU core). It also silently applies the checkpoint's ``generation_config``
 (e.g. Qwen2.5-Instruct's ``repetition_penalty: 1.1``, ``top_k: 20``), which the PPO log-probs would not include. This
-loop does only what `SamplingSettings` says: one forward per step on the newest token, the caller's logits
+loop does only what `GenerationOptions` says: one forward per step on the newest token, the caller's logits
 processors, temperature → top-k → top-p (HF's order and semantics), then a draw by inverting the CDF with one
 uniform number per row (the same distribution as ``torch.multinomial``, at a fifteenth of its CPU cost).
 
@@ -22,14 +22,21 @@ from lit_coderl.models import accepts_logits_to_keep, forward_parameters
 
 
 @dataclass
-class SamplingSettings:
-    """What one call samples. ``temperature == 0`` is greedy decoding."""
+class GenerationOptions:
+    """Sampling settings of rollouts (and of ``evaluate --model``). ``temperature == 0`` is greedy decoding."""
 
     max_new_tokens: int = 256
+    """Longest response; responses cut here get the missing-EOS penalty."""
     temperature: float = 1.0
-    top_k: int = 0
+    """Sampling temperature; log-probs are computed from logits divided by it, so PPO stays on-policy."""
     top_p: float = 1.0
+    """Nucleus sampling mass (1.0 = off)."""
+    top_k: int = 0
+    """Top-k sampling (0 = off)."""
     stop_strings: list[str] = field(default_factory=list)
+    """Extra strings that end a response (besides EOS), e.g. a closing code fence."""
+    max_prompt_tokens: int = 512
+    """Prompts longer than this are cut from the left (the instruction at the end is kept)."""
 
 
 def eos_token_ids(model, tokenizer) -> set[int]:
@@ -103,7 +110,7 @@ def sample(
     model,
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor,
-    settings: SamplingSettings,
+    settings: GenerationOptions,
     eos_ids: set[int],
     pad_id: int,
     tokenizer=None,
@@ -111,8 +118,9 @@ def sample(
 ) -> torch.Tensor:
     """``[B, T]`` new token ids for left-padded prompts (``T <= max_new_tokens``; stopped rows padded).
 
-    ``logits_processors`` are HF-style callables ``(input_ids [B, L], scores [B, V]) -> scores``, applied before
-    warping; ``tokenizer`` is needed only for stop strings.
+    ``settings.max_prompt_tokens`` is not used here (prompts arrive tokenized). ``logits_processors`` are HF-style
+    callables ``(input_ids [B, L], scores [B, V]) -> scores``, applied before warping; ``tokenizer`` is needed only
+    for stop strings.
     """
     B = input_ids.shape[0]
     device = input_ids.device

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from lit_coderl.models import TINY_MODEL_DIR
-from lit_coderl.rollout import GenerationOptions, generate, response_mask_from_ids
-from lit_coderl.sampling import SamplingSettings, StopStrings, draw, sample, warp_logits
+from lit_coderl.rollout import generate, response_mask_from_ids
+from lit_coderl.sampling import GenerationOptions, StopStrings, draw, sample, warp_logits
 
 NEG = float("-inf")
 
@@ -83,7 +83,7 @@ def test_greedy_equals_hf_generate_token_for_token(tiny):
         model,
         enc["input_ids"],
         enc["attention_mask"],
-        SamplingSettings(max_new_tokens=40, temperature=0.0),
+        GenerationOptions(max_new_tokens=40, temperature=0.0),
         eos_ids={tokenizer.eos_token_id},
         pad_id=tokenizer.pad_token_id,
     )
@@ -107,7 +107,7 @@ def test_sampled_tokens_follow_the_policy_and_stop_at_eos(tiny):
         model,
         enc["input_ids"],
         enc["attention_mask"],
-        SamplingSettings(max_new_tokens=96, temperature=1.0),
+        GenerationOptions(max_new_tokens=96, temperature=1.0),
         eos_ids={tokenizer.eos_token_id},
         pad_id=tokenizer.pad_token_id,
         logits_processors=[record],
@@ -143,20 +143,27 @@ class _Script:
         return forced
 
 
-def test_stop_string_ends_the_row_on_the_token_that_completes_it(tiny):
+def _forced(tiny, prompt: str, text: str, stop: str, max_new_tokens: int) -> tuple[torch.Tensor, list[int]]:
+    """Sample after ``prompt`` with the tokens of ``text`` forced one per step and ``stop`` as the stop string."""
     model, tokenizer = tiny
-    script = tokenizer("x = 1\n``` trailing text", add_special_tokens=False)["input_ids"]
-    enc = _encode(tokenizer, ["def f():\n"])
+    script = tokenizer(text, add_special_tokens=False)["input_ids"]
+    enc = _encode(tokenizer, [prompt])
     out = sample(
         model,
         enc["input_ids"],
         enc["attention_mask"],
-        SamplingSettings(max_new_tokens=20, stop_strings=["```"]),
+        GenerationOptions(max_new_tokens=max_new_tokens or len(script), stop_strings=[stop]),
         eos_ids={tokenizer.eos_token_id},
         pad_id=tokenizer.pad_token_id,
         tokenizer=tokenizer,
         logits_processors=[_Script(script)],
     )
+    return out, script
+
+
+def test_stop_string_ends_the_row_on_the_token_that_completes_it(tiny):
+    _, tokenizer = tiny
+    out, _ = _forced(tiny, "def f():\n", "x = 1\n``` trailing text", "```", 20)
     text = tokenizer.decode(out[0], skip_special_tokens=True)
     assert text.startswith("x = 1\n```") and "trailing" not in text
     mask, ended = response_mask_from_ids(out, {tokenizer.eos_token_id}, tokenizer.pad_token_id, 20)
@@ -165,38 +172,14 @@ def test_stop_string_ends_the_row_on_the_token_that_completes_it(tiny):
 
 def test_stop_string_may_overhang_into_the_prompt(tiny):
     """As in HF's StopStringCriteria: the prompt ends with a newline, the first new token is ``def``."""
-    model, tokenizer = tiny
-    script = tokenizer("def g(): pass", add_special_tokens=False)["input_ids"]
-    enc = _encode(tokenizer, ["x = 1\n"])
-    stops = StopStrings(tokenizer, ["\ndef"])
-    out = sample(
-        model,
-        enc["input_ids"],
-        enc["attention_mask"],
-        SamplingSettings(max_new_tokens=10, stop_strings=["\ndef"]),
-        eos_ids={tokenizer.eos_token_id},
-        pad_id=tokenizer.pad_token_id,
-        tokenizer=tokenizer,
-        logits_processors=[_Script(script)],
-    )
+    _, tokenizer = tiny
+    out, script = _forced(tiny, "x = 1\n", "def g(): pass", "\ndef", 10)
     assert tokenizer.decode(out[0], skip_special_tokens=True) == tokenizer.decode(script[:1])
-    assert stops.window == len("\ndef") + 2
+    assert StopStrings(tokenizer, ["\ndef"]).window == len("\ndef") + 2
 
 
 def test_a_stop_string_inside_the_prompt_alone_does_not_stop(tiny):
-    model, tokenizer = tiny
-    script = tokenizer(" = 2\ny = 3", add_special_tokens=False)["input_ids"]
-    enc = _encode(tokenizer, ["```\nx"])
-    out = sample(
-        model,
-        enc["input_ids"],
-        enc["attention_mask"],
-        SamplingSettings(max_new_tokens=len(script), stop_strings=["```"]),
-        eos_ids={tokenizer.eos_token_id},
-        pad_id=tokenizer.pad_token_id,
-        tokenizer=tokenizer,
-        logits_processors=[_Script(script)],
-    )
+    out, script = _forced(tiny, "```\nx", " = 2\ny = 3", "```", 0)
     assert out[0].tolist() == script
 
 
@@ -210,7 +193,7 @@ def test_generate_ignores_the_checkpoints_generation_config(tiny):
         model,
         enc["input_ids"],
         enc["attention_mask"],
-        SamplingSettings(30, 0.0),
+        GenerationOptions(30, 0.0),
         eos_ids={tokenizer.eos_token_id},
         pad_id=tokenizer.pad_token_id,
     )[0].tolist()
@@ -228,5 +211,5 @@ def test_generate_ignores_the_checkpoints_generation_config(tiny):
 def test_zero_new_tokens_gives_an_empty_response(tiny):
     model, tokenizer = tiny
     enc = _encode(tokenizer, ["a"])
-    out = sample(model, enc["input_ids"], enc["attention_mask"], SamplingSettings(max_new_tokens=0), {0}, 0)
+    out = sample(model, enc["input_ids"], enc["attention_mask"], GenerationOptions(max_new_tokens=0), {0}, 0)
     assert out.shape == (1, 0)

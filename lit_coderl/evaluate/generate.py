@@ -9,7 +9,7 @@ import torch
 from lit_coderl.data.prompts import render_prompt
 from lit_coderl.evaluate.base import Evaluator
 from lit_coderl.models import load_tokenizer, resolve_model_path
-from lit_coderl.sampling import SamplingSettings, eos_token_ids, sample
+from lit_coderl.sampling import GenerationOptions, eos_token_ids, sample
 
 
 @torch.no_grad()
@@ -26,7 +26,7 @@ def generate_samples(
     tasks = list(evaluator.tasks().items())
     if limit:
         tasks = tasks[:limit]
-    sampling = SamplingSettings(
+    sampling = GenerationOptions(
         max_new_tokens=int(settings.get("max_new_tokens", 512)),
         temperature=float(settings.get("temperature", 0.0)),
         top_p=float(settings.get("top_p", 1.0)),
