@@ -4,7 +4,9 @@
 
 Scores ``--samples`` responses (MBPP train-split reference solutions in a ```python block, three asserts each; a
 small built-in set when the data is absent) with `UnitTestReward` in four settings: {1 worker, ``--workers``} ×
-{``reuse_workers=False`` (a new server process per sample), ``True`` (one warm server per worker forks each job)}.
+{``reuse_workers=False`` (a fresh, plain Python per sample: the original harnesses' model, no isolation), ``True``
+(one warm bubblewrap-isolated server per worker forks each job)}; plus reused workers without isolation, to report
+the isolation's own per-job cost.
 Each setting scores one warm-up batch (server start-up excluded for reused workers), then ``--repeats`` timed batches;
 the median time is reported, with samples per second and the speed-up ratios.
 """
@@ -75,10 +77,18 @@ def tiny_tokenizer(texts: list[str]):
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
 
 
-def time_setting(rollout: Rollout, workers: int, reuse: bool, repeats: int) -> tuple[float, float]:
+def time_setting(rollout: Rollout, workers: int, reuse: bool, repeats: int, isolated: bool = True
+                 ) -> tuple[float, float]:
     """Median wall-clock seconds of one ``score`` of the batch, and its pass rate."""
+    import os
+    import warnings
+
+    os.environ["LIT_CODERL_SANDBOX"] = "bwrap" if isolated else "unisolated"
     reward = UnitTestReward(workers=workers, reuse_workers=reuse)
     try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reward.pool  # noqa: B018 - start the pool under this setting
         reward.score(rollout)  # warm-up: starts the servers of reused workers
         seconds = []
         for _ in range(repeats):
@@ -89,6 +99,7 @@ def time_setting(rollout: Rollout, workers: int, reuse: bool, repeats: int) -> t
         return statistics.median(seconds), reward.metrics()["pass_rate"]
     finally:
         reward.close()
+        os.environ.pop("LIT_CODERL_SANDBOX", None)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -104,14 +115,19 @@ def main(argv: list[str] | None = None) -> None:
     rollout = Rollout.from_texts(tiny_tokenizer(texts), texts, rows)
     print(f"{args.samples} samples from {source}; median of {args.repeats} batches after one warm-up batch\n")
     times: dict[tuple[int, bool], float] = {}
-    print(f"{'workers':>7} {'mode':<20} {'seconds':>8} {'samples/s':>10} {'pass rate':>9}")
+    print(f"{'workers':>7} {'mode':<34} {'seconds':>8} {'samples/s':>10} {'pass rate':>9}")
+    # the baseline is the original harnesses' model: one fresh, plain Python per sample (no isolation)
     for reuse in (False, True):
         for workers in (1, args.workers):
-            seconds, pass_rate = time_setting(rollout, workers, reuse, args.repeats)
+            seconds, pass_rate = time_setting(rollout, workers, reuse, args.repeats, isolated=reuse)
             times[(workers, reuse)] = seconds
-            mode = "reused workers" if reuse else "process per sample"
-            print(f"{workers:>7} {mode:<20} {seconds:>8.3f} {args.samples / seconds:>10.1f} {pass_rate:>9.3f}")
+            mode = "reused isolated workers" if reuse else "fresh Python per sample (no isol.)"
+            print(f"{workers:>7} {mode:<34} {seconds:>8.3f} {args.samples / seconds:>10.1f} {pass_rate:>9.3f}")
     w = args.workers
+    plain, _ = time_setting(rollout, w, True, args.repeats, isolated=False)
+    print(f"{w:>7} {'reused workers, no isolation':<34} {plain:>8.3f} {args.samples / plain:>10.1f}")
+    print(f"isolation's cost per job ({w} workers): {1000 * (times[(w, True)] - plain) / args.samples:+.2f} ms "
+          f"({times[(w, True)] / plain:.2f}x)")
     print()
     print(f"parallel speed-up ({w} vs 1 worker), process per sample: {times[(1, False)] / times[(w, False)]:.2f}x")
     print(f"parallel speed-up ({w} vs 1 worker), reused workers:     {times[(1, True)] / times[(w, True)]:.2f}x")

@@ -2,8 +2,10 @@
 
     python benchmarks/simulator_throughput.py [--programs 64] [--worlds 5] [--workers 2] [--repeats 3]
 
-*Ours*: a `SandboxPool` runs one sandboxed process per program (forked from a warm server) that verifies all K
-worlds in-process (`lit_coderl.robot.robosim.verify_program`). *Original-style*: every world is a fresh
+*Ours*: `lit_coderl.robot.robosim.verify_program` drives each program from the caller, and every world is a job
+of a `SandboxPool` (forked from a warm, bubblewrap-isolated server; the program talks to the simulator held by the
+server). ``--unisolated`` runs the same servers without bubblewrap, to report the isolation's own cost.
+*Original-style*: every world is a fresh
 ``python -c <script>`` (the original harness's process model): the script imports ``sys``, ``time``, the
 simulator (and numpy, which the original RoboSim imports; ``--no-numpy`` drops it), builds the robot and runs the
 rewritten, mutated program; a non-zero exit is an error. Both sides use the same number of parallel workers and the
@@ -28,7 +30,8 @@ sys.path.insert(0, str(REPO))
 
 from lit_coderl.robot.generator import generate_pairs  # noqa: E402
 from lit_coderl.robot.harness import rewrite_program  # noqa: E402
-from lit_coderl.robot.robosim import mutate_membership_tests, world_rng  # noqa: E402
+from lit_coderl.robot.robosim import mutate_membership_tests, verify_program, world_rng  # noqa: E402
+from lit_coderl.robot.runner import SandboxRunner  # noqa: E402
 from lit_coderl.sandbox import Limits, SandboxPool  # noqa: E402
 
 WORLD_SCRIPT = """import sys
@@ -66,19 +69,10 @@ def run_original_style(programs: list[str], worlds: int, workers: int, timeout_s
 
 def run_ours(pool: SandboxPool, programs: list[str], worlds: int, timeout_s: float) -> tuple[float, int]:
     start = time.perf_counter()
-    futures = [
-        pool.submit_call(
-            "lit_coderl.robot.robosim:verify_program",
-            {"code": program, "worlds": worlds, "seed": index, "world_timeout_s": timeout_s, "mode": "count"},
-        )
-        for index, program in enumerate(programs)
-    ]
-    passed = 0
-    for future in futures:
-        result = future.result()
-        if result.status != "ok":
-            raise RuntimeError(f"sandbox call failed: {result.status} {result.error}")
-        passed += result.value["passed"]
+    runner = SandboxRunner(pool, count_caught_errors=True)
+    futures = [pool.run_driver(verify_program, program, worlds, index, timeout_s, "count", runner)
+               for index, program in enumerate(programs)]
+    passed = sum(future.result()["passed"] for future in futures)
     return time.perf_counter() - start, passed
 
 
@@ -91,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per side (the median is reported)")
     parser.add_argument("--no-numpy", action="store_true", help="do not import numpy in the original-style script")
+    parser.add_argument("--unisolated", action="store_true", help="our side without bubblewrap (isolation cost)")
     args = parser.parse_args(argv)
 
     programs = [program for _, program in generate_pairs(args.programs, args.seed)]
@@ -99,8 +94,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.programs} programs x {args.worlds} worlds, {args.workers} workers")
 
     start = time.perf_counter()
-    limits = Limits(timeout_s=args.worlds * args.timeout + 5.0, memory_mb=1024)
-    with SandboxPool(workers=args.workers, limits=limits) as pool:
+    limits = Limits(timeout_s=args.timeout + 1.0, memory_mb=1024)
+    isolation = "none" if args.unisolated else "bwrap"
+    with SandboxPool(workers=args.workers, limits=limits, isolation=isolation) as pool:
         cold, passed = run_ours(pool, programs, args.worlds, args.timeout)
         cold = time.perf_counter() - start
         warm = statistics.median(run_ours(pool, programs, args.worlds, args.timeout)[0] for _ in range(args.repeats))

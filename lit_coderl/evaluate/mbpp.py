@@ -5,8 +5,10 @@ canonical_solution`` on the deserialised ``base_input`` and ``plus_input`` (time
 when every base input passes and *plus* when base and plus both pass. Per input the limit is ``max(1 s, 4 × reference
 time)``, per run ``min(60, Σ limits) + 1 s``; outputs are compared with ``==``, floats with ``np.allclose(rtol=1e-7,
 atol)`` (atol 1e-6 when the task's atol is 0 and the output is a float), plus the special oracles; 4 GiB memory; the
-first failing input stops a run. Every run is a sandbox child; expected outputs never leave sandbox children as
-objects (they travel as pickles that only children load) and are cached on disk keyed by the data file's hash.
+first failing input stops a run. Every run is a sandbox job that only returns each input's output as plain data; the
+comparison happens here, outside the program's process, so expected outputs never enter a sandbox and the server's
+clock (not the program's ``SIGALRM``) limits each input. Reference outputs are cached as data-only JSON keyed by the
+data file's checksum; a cache that does not match is rebuilt.
 
 The data here is the **pre-release development file** ``MbppPlus-dev-767efcc.jsonl``, restricted to the 378 task ids
 of v0.2.0 by default: results are labelled as such and are not MBPP+ v0.2.0 numbers.
@@ -14,14 +16,11 @@ of v0.2.0 by default: results are labelled as such and are not MBPP+ v0.2.0 numb
 
 from __future__ import annotations
 
-import copy
 import hashlib
+import json
 import math
 import os
-import pickle
 import re
-import signal
-import time
 from collections import Counter, defaultdict
 from concurrent.futures import Future
 from pathlib import Path
@@ -30,10 +29,11 @@ from typing import Any
 import numpy as np
 
 from lit_coderl.evaluate.base import DEFAULT_DATA_DIR, Evaluator
-from lit_coderl.sandbox import USER_CODE_FILENAME, Limits, SandboxPool, TestResult, describe_exception
+from lit_coderl.sandbox import Limits, RunReply, SandboxPool, TestResult
+from lit_coderl.sandbox.codec import CodecError, Digest, decode_value, digest_value, encode_value
+from lit_coderl.sandbox.judge import call_values
 
-# This module is imported by every sandbox server (its check functions are sandbox targets), so it must stay light:
-# `lit_coderl.data` and `lit_coderl.rewards` pull in torch/lightning and are imported only where the parent needs them.
+# `lit_coderl.data` and `lit_coderl.rewards` pull in torch/lightning: imported only where needed.
 
 FEW_SHOT_TASKS = (2, 3, 4)
 """The paper's 3-shot MBPP prompt uses tasks 2, 3 and 4."""
@@ -46,10 +46,8 @@ MIN_TIME_LIMIT_S = 1.0
 GT_TIME_LIMIT_FACTOR = 4.0
 TIMEOUT_PER_TASK_S = 60.0
 MEMORY_MB = 4096
-GT_MAX_BYTES = 16 * 1024 * 1024
-"""Reference outputs larger than this (pickled) are recomputed inside each check instead of being shipped."""
-_GT_CACHE_VERSION = 1
-_SANDBOX_SLACK_S = 1.0  # fork, loading the expected outputs and replying, beyond EvalPlus's own process timeout
+_GT_CACHE_VERSION = 2
+_SANDBOX_SLACK_S = 1.0  # fork, loading the program and replying, beyond EvalPlus's own process timeout
 
 # --- EvalPlus 0.3.1 facts: special oracles and input deserialisation -------------------------------------------
 
@@ -134,7 +132,15 @@ def _is_floats(x: Any) -> bool:
 
 
 def output_matches(entry_point: str, inp: Any, out: Any, exp: Any, atol: float) -> tuple[bool, float]:
-    """EvalPlus's comparison of one output; returns (match, atol for the next inputs — EvalPlus keeps the 1e-6)."""
+    """EvalPlus's comparison of one output; returns (match, atol for the next inputs — EvalPlus keeps the 1e-6).
+
+    An output too large to send travels as its `Digest`: then equality is the digests' (``==``-respecting)."""
+    if isinstance(out, Digest) or isinstance(exp, Digest):
+        try:
+            return (out if isinstance(out, Digest) else digest_value(out)) == (
+                exp if isinstance(exp, Digest) else digest_value(exp)), atol
+        except CodecError:
+            return False, atol
     exact = out == exp
     if entry_point == "are_equivalent":  # Mbpp/164
         exact = True
@@ -157,83 +163,6 @@ def output_matches(entry_point: str, inp: Any, out: Any, exp: Any, atol: float) 
             return False, atol
         return bool(np.allclose(out, exp, rtol=1e-07, atol=atol)), atol
     return bool(exact), atol
-
-
-# --- sandbox targets (run inside job children) ------------------------------------------------------------------
-
-
-class _InputTimeout(Exception):
-    pass
-
-
-def _on_alarm(signum, frame):
-    raise _InputTimeout("time limit of one input exceeded")
-
-
-def _reference_outputs(code: str, entry_point: str, inputs: list) -> tuple[list, list[float]]:
-    namespace: dict[str, Any] = {}
-    exec(compile(code, USER_CODE_FILENAME, "exec"), namespace)
-    fn = namespace[entry_point]
-    outputs, times = [], []
-    for inp in inputs:
-        args = copy.deepcopy(inp)
-        start = time.time()
-        out = fn(*args)
-        times.append(time.time() - start)
-        outputs.append(out is not None if entry_point in MBPP_OUTPUT_NOT_NONE_TASKS else out)
-    return outputs, times
-
-
-def plus_ground_truth(code: str, entry_point: str, base: list, plus: list, max_bytes: int = GT_MAX_BYTES) -> dict:
-    """Run the canonical solution on every input: per split the outputs as a pickle (loaded only in children;
-    ``None`` when larger than ``max_bytes``, then checks recompute them) and the run time of every input."""
-    result: dict[str, Any] = {}
-    for name, inputs in (("base", base), ("plus", plus)):
-        outputs, times = _reference_outputs(code, entry_point, inputs)
-        data = pickle.dumps(outputs, protocol=pickle.HIGHEST_PROTOCOL)
-        result[name] = data if len(data) <= max_bytes else None
-        result[f"{name}_time"] = times
-        del outputs, data
-    return result
-
-
-def plus_check(code: str, entry_point: str, inputs: list, expected: bytes | None, time_limits: list[float],
-               atol: float, reference_code: str = "") -> dict:
-    """EvalPlus's ``unsafe_execute`` with fast check: ``{"status": "pass"|"fail", "details": [...], "error"}``.
-
-    ``expected`` is the pickled reference outputs, or ``None`` to recompute them first from ``reference_code``.
-    """
-    if expected is None:
-        outputs, _ = _reference_outputs(reference_code, entry_point, copy.deepcopy(inputs))
-    else:
-        outputs = pickle.loads(expected)
-    details: list[bool] = []
-    try:
-        namespace: dict[str, Any] = {}
-        exec(compile(code, USER_CODE_FILENAME, "exec"), namespace)
-        fn = namespace[entry_point]
-    except BaseException as exc:  # noqa: B036 - EvalPlus fails the sample on anything
-        return {"status": "fail", "details": details, "error": _describe(exc)}
-    signal.signal(signal.SIGALRM, _on_alarm)
-    for inp, exp, limit in zip(inputs, outputs, time_limits, strict=True):
-        try:
-            signal.setitimer(signal.ITIMER_REAL, limit)
-            try:
-                out = fn(*inp)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            ok, atol = output_matches(entry_point, inp, out, exp, atol)
-        except BaseException as exc:  # noqa: B036
-            details.append(False)
-            return {"status": "fail", "details": details, "error": _describe(exc)}
-        details.append(ok)
-        if not ok:
-            return {"status": "fail", "details": details, "error": f"wrong output for input #{len(details) - 1}"}
-    return {"status": "pass", "details": details, "error": None}
-
-
-def _describe(exc: BaseException) -> str:
-    return describe_exception(exc)
 
 
 def _data():
@@ -276,6 +205,14 @@ def sample_code(evaluator: Evaluator, task: dict, sample: dict) -> str:
         return solution
     text = solution if isinstance(solution, str) else sample.get("completion")
     return evaluator.extract(task, text if isinstance(text, str) else "")
+
+
+def _dump_outputs(values: list) -> list:
+    return [{"h": str(v)} if isinstance(v, Digest) else {"v": encode_value(v)} for v in values]
+
+
+def _load_outputs(items: list) -> list:
+    return [Digest(item["h"]) if "h" in item else decode_value(item["v"]) for item in items]
 
 
 def _echo(sample: dict, **fields: Any) -> dict:
@@ -464,42 +401,67 @@ class MBPPPlusEvaluator(Evaluator):
         if self.cache_dir is None:
             return None
         scope = "all" if self.all_tasks else "v020"
-        return self.cache_dir / f"mbppplus-gt-{self._data_hash[:16]}-{scope}-v{_GT_CACHE_VERSION}.pkl"
+        return self.cache_dir / f"mbppplus-gt-{self._data_hash[:16]}-{scope}-v{_GT_CACHE_VERSION}.json"
 
     def _load_cache(self) -> None:
+        """Read cached reference outputs (data-only JSON); a file for another source or version is ignored and
+        rebuilt."""
         path = self._cache_path()
-        if path is not None and path.is_file() and not self._ground_truth:
-            try:
-                with open(path, "rb") as f:
-                    cached = pickle.load(f)
-                if isinstance(cached, dict):
-                    self._ground_truth.update(cached)
-            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
-                pass
+        if path is None or not path.is_file() or self._ground_truth:
+            return
+        try:
+            cached = json.loads(path.read_text(encoding="utf-8"))
+            if cached.get("source_sha256") != self._data_hash or cached.get("version") != _GT_CACHE_VERSION:
+                return
+            truth = {task_id: {"base": _load_outputs(entry["base"]), "plus": _load_outputs(entry["plus"]),
+                               "base_time": [float(t) for t in entry["base_time"]],
+                               "plus_time": [float(t) for t in entry["plus_time"]]}
+                     for task_id, entry in cached["tasks"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, CodecError, RecursionError):
+            return
+        self._ground_truth.update(truth)
 
     def _save_cache(self) -> None:
         path = self._cache_path()
         if path is None:
             return
+        tasks = {task_id: {"base": _dump_outputs(t["base"]), "plus": _dump_outputs(t["plus"]),
+                           "base_time": t["base_time"], "plus_time": t["plus_time"]}
+                 for task_id, t in self._ground_truth.items()}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".tmp{os.getpid()}")
-            with open(tmp, "wb") as f:
-                pickle.dump(self._ground_truth, f)
+            tmp.write_text(json.dumps({"version": _GT_CACHE_VERSION, "source_sha256": self._data_hash,
+                                       "tasks": tasks}), encoding="utf-8")
             tmp.replace(path)
-        except OSError:
+        except (OSError, CodecError):
             pass
 
-    def _submit_ground_truth(self, pool: SandboxPool, task_id: str) -> Future:
+    def _submit_ground_truth(self, pool: SandboxPool, task_id: str) -> tuple[Future, Future | None]:
         task = self.tasks()[task_id]
-        kwargs = {
-            "code": task["prompt"] + task["canonical_solution"],
-            "entry_point": task["entry_point"],
-            "base": task["base_input"],
-            "plus": [] if self.base_only else task["plus_input"],
-        }
+        code = task["prompt"] + task["canonical_solution"]
+        project = "not_none" if task["entry_point"] in MBPP_OUTPUT_NOT_NONE_TASKS else None
         limits = Limits(timeout_s=600.0, memory_mb=MEMORY_MB)
-        return pool.submit_call("lit_coderl.evaluate.mbpp:plus_ground_truth", kwargs, limits)
+        base = pool.submit_calls(code, task["entry_point"], task["base_input"], limits=limits, project=project)
+        plus = None if self.base_only else pool.submit_calls(code, task["entry_point"], task["plus_input"],
+                                                             limits=limits, project=project)
+        return base, plus
+
+    def _collect_ground_truth(self, task_id: str, futures: tuple[Future, Future | None]) -> dict:
+        truth: dict[str, Any] = {}
+        for which, future in zip(("base", "plus"), futures, strict=True):
+            if future is None:
+                truth[which], truth[f"{which}_time"] = [], []
+                continue
+            reply: RunReply = future.result()
+            values = call_values(reply)
+            n = len(self.tasks()[task_id][f"{which}_input"])
+            if reply.status != "ok" or len(values) != n or not all(ok for ok, _ in values):
+                bad = next((v for ok, v in values if not ok), reply.error or reply.load_error)
+                raise RuntimeError(f"canonical solution of {task_id} failed on {which} inputs: {reply.status} {bad}")
+            truth[which] = [v for _, v in values]
+            truth[f"{which}_time"] = reply.times[:n]
+        return truth
 
     # checking ---------------------------------------------------------------------------------------------------
 
@@ -509,20 +471,38 @@ class MBPPPlusEvaluator(Evaluator):
     def _submit_check(self, pool: SandboxPool, task: dict, code: str, which: str) -> Future:
         truth = self._ground_truth[task["task_id"]]
         limits_per_input = self._time_limits(truth[f"{which}_time"])
-        timeout = min(TIMEOUT_PER_TASK_S, sum(limits_per_input)) + 1 + _SANDBOX_SLACK_S
-        if truth[which] is None:  # outputs too large to ship: the check recomputes them first
-            timeout += GT_TIME_LIMIT_FACTOR * sum(truth[f"{which}_time"]) + _SANDBOX_SLACK_S
-        kwargs = {
-            "code": code,
-            "entry_point": task["entry_point"],
-            "inputs": task[f"{which}_input"],
-            "expected": truth[which],
-            "time_limits": limits_per_input,
-            "atol": float(task.get("atol") or 0),
-            "reference_code": task["prompt"] + task["canonical_solution"] if truth[which] is None else "",
-        }
-        return pool.submit_call("lit_coderl.evaluate.mbpp:plus_check", kwargs, Limits(timeout_s=timeout,
-                                                                                        memory_mb=MEMORY_MB))
+        # EvalPlus's process limit, plus what the reference itself took (its times include sending its outputs,
+        # which EvalPlus's in-process comparison does not pay: a 1.6M-tuple output takes seconds to digest)
+        timeout = min(TIMEOUT_PER_TASK_S, sum(limits_per_input)) + 1 + _SANDBOX_SLACK_S + sum(truth[f"{which}_time"])
+        project = "not_none_unless_bool" if task["entry_point"] in MBPP_OUTPUT_NOT_NONE_TASKS else None
+        return pool.submit_calls(code, task["entry_point"], task[f"{which}_input"], limits_per_input,
+                                 Limits(timeout_s=timeout, memory_mb=MEMORY_MB), project=project)
+
+    def judge(self, task: dict, which: str, reply: RunReply) -> tuple[str, str | None]:
+        """EvalPlus's verdict of one run from its returned outputs, compared here: ``pass``, ``fail`` or
+        ``timeout`` (like EvalPlus, a run that ended without reporting every input is a timeout)."""
+        if reply.load_error is not None:
+            return "fail", reply.load_error
+        expected = self._ground_truth[task["task_id"]][which]
+        inputs = task[f"{which}_input"]
+        atol = float(task.get("atol") or 0)
+        for index, (ok, out) in enumerate(call_values(reply)):
+            if index >= len(expected):
+                break
+            if not ok:
+                return "fail", out
+            try:
+                match, atol = output_matches(task["entry_point"], inputs[index], out, expected[index], atol)
+            except Exception as exc:  # a comparison of builtins that raised (e.g. len of an int)
+                match = False
+                out = f"{type(exc).__name__}: {exc}"
+            if not match:
+                return "fail", f"wrong output for input #{index}"
+        if reply.status == "timeout" and (reply.error or "").startswith("input #"):
+            return "fail", reply.error  # one input over its own limit fails that input, as in EvalPlus
+        if reply.status != "ok" or len(call_values(reply)) < len(expected):
+            return "timeout", reply.error or "ended before every input was run"
+        return "pass", None
 
     def score(self, samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
         tasks = self.tasks()
@@ -535,8 +515,8 @@ class MBPPPlusEvaluator(Evaluator):
                 wanted.append(None)
         self._load_cache()
         results: list[dict | None] = [None] * len(samples)
-        with SandboxPool(workers=self.workers, preload=("numpy",)) as pool:
-            checks: list[tuple[int, Future, Future | None]] = []
+        with SandboxPool(workers=self.workers) as pool:
+            checks: list[tuple[int, str, Future, Future | None]] = []
             pending_truth = {t: self._submit_ground_truth(pool, t) for t in dict.fromkeys(w for w in wanted if w)
                              if t not in self._ground_truth}
             new_truth = bool(pending_truth)
@@ -546,19 +526,15 @@ class MBPPPlusEvaluator(Evaluator):
                                            plus=False, error="unknown task_id")
                     continue
                 if task_id in pending_truth:
-                    truth = pending_truth[task_id].result()
-                    if truth.status != "ok":
-                        raise RuntimeError(f"canonical solution of {task_id} failed: {truth.status} {truth.error}")
-                    self._ground_truth[task_id] = truth.value
-                    del pending_truth[task_id]
+                    self._ground_truth[task_id] = self._collect_ground_truth(task_id, pending_truth.pop(task_id))
                 code = sample_code(self, tasks[task_id], sample)
                 base = self._submit_check(pool, tasks[task_id], code, "base")
                 plus = None if self.base_only else self._submit_check(pool, tasks[task_id], code, "plus")
-                checks.append((index, base, plus))
-            for index, base_future, plus_future in checks:
-                base_status, base_error = _check_status(base_future.result())
-                plus_status, plus_error = ("skipped", None) if plus_future is None else _check_status(
-                    plus_future.result())
+                checks.append((index, task_id, base, plus))
+            for index, task_id, base_future, plus_future in checks:
+                base_status, base_error = self.judge(tasks[task_id], "base", base_future.result())
+                plus_status, plus_error = ("skipped", None) if plus_future is None else self.judge(
+                    tasks[task_id], "plus", plus_future.result())
                 results[index] = _echo(
                     samples[index], base_status=base_status, plus_status=plus_status, base=base_status == "pass",
                     plus=base_status == "pass" and plus_status == "pass", error=base_error or plus_error,
@@ -586,17 +562,7 @@ class MBPPPlusEvaluator(Evaluator):
         return "\n".join(lines)
 
 
-def _check_status(result) -> tuple[str, str | None]:
-    """EvalPlus statuses: ``pass``, ``fail`` or ``timeout``; like EvalPlus, a run that ended without reporting
-    (timeout, crash, ``os._exit``) is a ``timeout``."""
-    if result.status == "ok" and isinstance(result.value, dict):
-        return ("pass" if result.value.get("status") == "pass" else "fail"), result.value.get("error")
-    if result.status in ("timeout", "crash"):
-        return "timeout", result.error
-    return "fail", result.error
-
-
 __all__ = [
     "DEV_LABEL", "MBPPEvaluator", "MBPPPlusEvaluator", "deserialize_inputs", "extract_functions", "output_matches",
-    "plus_check", "plus_ground_truth", "task_number",
+    "task_number",
 ]

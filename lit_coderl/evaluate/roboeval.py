@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter, defaultdict
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,11 @@ from lit_coderl.robot.roboeval import (
     PYTHON_ERROR,
     ROBOT_ERROR,
     SUCCESS,
+    evaluate_task_program,
 )
 from lit_coderl.robot.roboeval_tasks import load_tasks
-from lit_coderl.sandbox import CallResult, Limits, SandboxPool
+from lit_coderl.robot.runner import SandboxRunner
+from lit_coderl.sandbox import Limits, SandboxPool
 
 INVALID_SAMPLE = "InvalidSample"
 """Outcome of a sample whose ``task_id`` names no RoboEval prompt (not counted in Table 2)."""
@@ -48,8 +49,7 @@ COMPLETION_STOP = ["\n#", "\ndef", "```", "import"]
 """Robo-Instruct's stop sequences for the completion-style prompt."""
 
 DEFAULT_SANDBOX_SLACK_S = 5.0
-"""Seconds added to ``states × state_timeout_s`` for the sandbox limit of one program (start-up, data loading)."""
-_TARGET = "lit_coderl.robot.roboeval:evaluate_program"
+"""Seconds added to ``state_timeout_s`` for the CPU limit of one state's sandbox job."""
 _EXAMPLE_HEADER = re.compile(r"^# (?P<instruction>.+)\n(?=def task_program\(\):\n)", re.MULTILINE)
 
 
@@ -78,8 +78,8 @@ class RoboEvalEvaluator(Evaluator):
         **options: ``state_timeout_s`` (per-state limit, default 1.0 as the original; the paper's authors used 15),
             ``prompt_style`` (``"completion"``, default, or ``"chat"`` for Jolfaei et al.'s format C), ``sleep``
             (``"zero"``: Robo-Instruct's no-op ``time.sleep``, or ``"codebotler"``), ``memory_mb`` (per program,
-            default 2048), ``sandbox_slack_s`` (added to ``states × state_timeout_s`` for the whole program's
-            limit, default 5).
+            default 2048), ``sandbox_slack_s`` (added to ``state_timeout_s`` for a state job's CPU limit,
+            default 5).
     """
 
     kind = "roboeval"
@@ -148,35 +148,34 @@ class RoboEvalEvaluator(Evaluator):
         ``error_class``, ``passed`` and ``states`` (per-state ``status``, ``expect_timeout``, ``events``,
         ``passed``, ``error``, ``error_line``).
 
-        Each program runs in one sandbox child with an overall limit of ``states × state_timeout_s`` plus slack;
-        a failure of the whole child (timeout, memory, crash) becomes a Python error.
+        Each state is a sandbox job whose program talks to the simulator in the sandbox server; the checks run
+        here. A state the server had to kill counts as a timeout; a crashed job as a Python error.
         """
         tasks = load_tasks(self.data_dir)
-        data_dir = str(self.data_dir.resolve())  # the sandbox child runs in its own working directory
         results: list[dict[str, Any]] = []
-        jobs: list[tuple[int, str, dict[str, Any], Limits]] = []
+        jobs: list[tuple[int, str, Any]] = []
         for index, sample in enumerate(samples):
             sample = sample if isinstance(sample, dict) else {}
             task_name = _task_name(sample.get("task_id"), tasks)
             results.append(_invalid(sample) if task_name is None else {})
-            if task_name is None:
-                continue
-            kwargs = {
-                "task_name": task_name,
-                "code": sample.get("solution"),
-                "data_dir": data_dir,
-                "state_timeout_s": self.state_timeout_s,
-                "sleep": self.sleep,
-            }
-            limit_s = len(tasks[task_name].tests) * self.state_timeout_s + self.sandbox_slack_s
-            jobs.append((index, task_name, kwargs, Limits(timeout_s=limit_s, memory_mb=self.memory_mb)))
+            if task_name is not None:
+                jobs.append((index, task_name, sample.get("solution")))
         if not jobs:
             return results
         workers = max(1, min(self.workers or os.cpu_count() or 1, len(jobs)))
-        with SandboxPool(workers=workers, limits=Limits(memory_mb=self.memory_mb)) as pool:
-            futures = [(index, name, pool.submit_call(_TARGET, kwargs, limits)) for index, name, kwargs, limits in jobs]
+        limits = Limits(timeout_s=self.state_timeout_s + self.sandbox_slack_s, memory_mb=self.memory_mb)
+        with SandboxPool(workers=workers, limits=limits) as pool:
+            # the original's semantics: a robot error the program catches does not fail it
+            runner = SandboxRunner(pool, count_caught_errors=False, limits=limits)
+            futures = [(index, name, pool.run_driver(evaluate_task_program, tasks[name], code, self.state_timeout_s,
+                                                     self.sleep, None, runner)) for index, name, code in jobs]
             for index, task_name, future in futures:
-                results[index] = _sample_result(samples[index], _call_to_result(task_name, _call_result(future)))
+                try:
+                    result = future.result()
+                except Exception as exc:  # the pool itself failed
+                    result = {"task": task_name, "outcome": PYTHON_ERROR, "states": [], "error_class": "Sandbox",
+                              "error": f"sandbox failure: {type(exc).__name__}: {exc}"}
+                results[index] = _sample_result(samples[index], result)
         return results
 
     def summary(self, results: list[dict[str, Any]]) -> str:
@@ -229,27 +228,6 @@ def _sample_result(sample: dict[str, Any], result: dict[str, Any]) -> dict[str, 
     out.update(result)
     out["passed"] = result["outcome"] == SUCCESS
     return out
-
-
-def _call_result(future: Future[CallResult]) -> CallResult:
-    """The future's result; a failure of the pool itself becomes a crashed call instead of an exception."""
-    try:
-        return future.result()
-    except Exception as exc:
-        return CallResult(status="crash", error=f"sandbox pool failure: {type(exc).__name__}: {exc}")
-
-
-def _call_to_result(task_name: str, call: CallResult) -> dict[str, Any]:
-    """The evaluation dict of a sandbox call; a failure of the whole child is a Python error.
-
-    The states the child reported as finished are kept; the failure happened in the next one.
-    """
-    if call.status == "ok" and isinstance(call.value, dict) and call.value.get("outcome") in OUTCOMES:
-        return call.value
-    states = call.progress if isinstance(call.progress, list) else []
-    reason = {"timeout": "the program ran past its overall time limit", "memory": "the program ran out of memory"}
-    error = f"sandbox {call.status}: {reason.get(call.status, call.error or 'no result')} (in state {len(states)})"
-    return {"task": task_name, "outcome": PYTHON_ERROR, "error": error, "error_class": "Sandbox", "states": states}
 
 
 __all__ = ["COMPLETION_STOP", "INVALID_SAMPLE", "TABLE2_COLUMNS", "RoboEvalEvaluator", "parse_prompt_prefix"]

@@ -1,8 +1,9 @@
 """``evaluate robosim``: accept/reject each sample with RoboSim (the Robo-Instruct verifier), on the RoboEval prompts.
 
-Each sample ``{"task_id": "<Task>_<variant>", "solution": ...}`` is verified in K angelic worlds in one sandbox
-process (`lit_coderl.robot.robosim.verify_program`); the result says whether RoboSim accepts it and, if not, the
-error class (``RobotPlaceError``, ``NameError``, ``TimeOutError``, ...) and its kind (robot / python / timeout).
+Each sample ``{"task_id": "<Task>_<variant>", "solution": ...}`` is verified in K angelic worlds, each a sandbox
+job (`lit_coderl.robot.robosim.verify_program` with a `SandboxRunner`); the result says whether RoboSim accepts it
+and, if not, the error class (``RobotPlaceError``, ``NameError``, ``TimeOutError``, ...) and its kind (robot /
+python / timeout).
 RoboSim ignores the task itself, so a sample with any ``task_id`` is verified; the RoboEval data only provides the
 prompts for ``--model`` generation. Licence: RoboEval prompts are evaluation-only material.
 """
@@ -12,16 +13,17 @@ from __future__ import annotations
 import csv
 import os
 from collections import Counter, defaultdict
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from lit_coderl.evaluate.base import DEFAULT_DATA_DIR, Evaluator
 from lit_coderl.robot.harness import classify_error, extract_program
-from lit_coderl.robot.robosim import TIMEOUT_ERROR
-from lit_coderl.sandbox import CallResult, Limits, SandboxPool
+from lit_coderl.robot.robosim import TIMEOUT_ERROR, verify_program
+from lit_coderl.robot.runner import SandboxRunner
+from lit_coderl.sandbox import Limits, SandboxPool
 
-_TARGET = "lit_coderl.robot.robosim:verify_program"
+DEFAULT_WORLDS = 100
+"""The original verifier accepts a program only if all 100 sampled worlds run (one timeout tolerated)."""
 
 
 class RoboSimEvaluator(Evaluator):
@@ -30,8 +32,10 @@ class RoboSimEvaluator(Evaluator):
     Args:
         data_dir: The shared data directory (``roboeval/roboeval_data.csv`` and the prompt files).
         workers: Parallel sandbox workers (default: CPU count).
-        **options: ``worlds`` (K, default 5), ``seed`` (default 0), ``world_timeout_s`` (default 2.0),
-            ``mode`` (``"reject"``: the original driver, default; ``"count"``: run all worlds),
+        **options: ``worlds`` (K, default 100: the original verifier's ``resampling_count``; the training reward
+            uses its own, 5 in the paper), ``seed`` (default 0), ``world_timeout_s`` (default 2.0), ``mode``
+            (``"reject"``: the original driver, stop at the first error or the second timeout, default;
+            ``"count"``: run all worlds),
             ``memory_mb`` (per program, default 1024), ``prompt_style`` (``"completion"`` or ``"chat"``, as in
             the ``roboeval`` evaluator).
     """
@@ -41,7 +45,7 @@ class RoboSimEvaluator(Evaluator):
 
     def __init__(self, data_dir: Path | str = DEFAULT_DATA_DIR, workers: int | None = None, **options: Any) -> None:
         super().__init__(data_dir=data_dir, workers=workers, **options)
-        self.worlds = int(options.get("worlds", 5))
+        self.worlds = int(options.get("worlds", DEFAULT_WORLDS))
         if self.worlds < 1:
             raise ValueError(f"worlds must be at least 1, got {self.worlds}")
         self.seed = int(options.get("seed", 0))
@@ -84,22 +88,20 @@ class RoboSimEvaluator(Evaluator):
         """One result per sample, in order: ``task_id`` (and ``id``), ``task``, ``accepted`` (= ``passed``),
         ``worlds_passed``, ``worlds``, ``error``, ``error_class``, ``error_kind`` (robot / python / timeout /
         None) and ``error_line``. A failure of the whole sandbox process is a rejection of kind ``sandbox``."""
-        limits = Limits(timeout_s=self.worlds * self.world_timeout_s + 5.0, memory_mb=self.memory_mb)
+        limits = Limits(timeout_s=self.world_timeout_s + 1.0, memory_mb=self.memory_mb)
         workers = max(1, min(self.workers or os.cpu_count() or 1, max(len(samples), 1)))
         results: list[dict[str, Any]] = []
         with SandboxPool(workers=workers, limits=limits) as pool:
-            futures: list[Future[CallResult]] = []
-            for sample in samples:
-                kwargs = {
-                    "code": extract_program(_text(sample.get("solution"))),
-                    "worlds": self.worlds,
-                    "seed": self.seed,
-                    "world_timeout_s": self.world_timeout_s,
-                    "mode": self.mode,
-                }
-                futures.append(pool.submit_call(_TARGET, kwargs, limits))
+            # the originals' semantics: a robot error the program catches does not fail it
+            runner = SandboxRunner(pool, count_caught_errors=False, limits=limits)
+            futures = [pool.run_driver(verify_program, extract_program(_text(sample.get("solution"))), self.worlds,
+                                       self.seed, self.world_timeout_s, self.mode, runner) for sample in samples]
             for sample, future in zip(samples, futures, strict=True):
-                results.append(_result(sample, future.result(), self.worlds))
+                try:
+                    verdict = future.result()
+                except Exception as exc:  # the pool itself failed
+                    verdict = {"error": f"{type(exc).__name__}: {exc}"}
+                results.append(_result(sample, verdict, self.worlds))
         return results
 
     def summary(self, results: list[dict[str, Any]]) -> str:
@@ -128,14 +130,13 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _result(sample: dict[str, Any], call: CallResult, worlds: int) -> dict[str, Any]:
+def _result(sample: dict[str, Any], verdict: dict[str, Any], worlds: int) -> dict[str, Any]:
     out: dict[str, Any] = {"task_id": sample.get("task_id")}
     if "id" in sample:
         out["id"] = sample["id"]
     task_id = sample.get("task_id")
     out["task"] = task_id.rpartition("_")[0] if isinstance(task_id, str) else None
-    if call.status == "ok" and isinstance(call.value, dict) and "accepted" in call.value:
-        verdict = call.value
+    if "accepted" in verdict:
         error = None if verdict["accepted"] else verdict["message"]
         kind = None
         if error is not None:
@@ -152,7 +153,7 @@ def _result(sample: dict[str, Any], call: CallResult, worlds: int) -> dict[str, 
     else:
         out.update({
             "accepted": False, "worlds_passed": 0, "worlds": worlds,
-            "error": f"sandbox {call.status}: {call.error or 'no result'}", "error_class": "Sandbox",
+            "error": f"sandbox: {verdict.get('error') or 'no result'}", "error_class": "Sandbox",
             "error_kind": "sandbox", "error_line": None,
         })
     out["passed"] = out["accepted"]

@@ -3,8 +3,13 @@ end of a stage, and the futures of the rollout that is being scored."""
 
 from __future__ import annotations
 
+import logging
+
 from lit_coderl.rewards.base import RewardComponent
 from lit_coderl.sandbox import Limits, SandboxPool
+from lit_coderl.sandbox.pool import UNISOLATED_WARNING
+
+log = logging.getLogger(__name__)
 
 
 class SandboxedReward(RewardComponent):
@@ -23,6 +28,13 @@ class SandboxedReward(RewardComponent):
         if self._pool is None:
             self._pool = SandboxPool(workers=self.workers, limits=self.limits, reuse_workers=self.reuse_workers)
         return self._pool
+
+    def started(self) -> SandboxPool:
+        """The pool, for a new batch: says so every time it runs without kernel isolation (explicit opt-out)."""
+        pool = self.pool
+        if not pool.isolated:
+            log.warning("%s: %s", self.name, UNISOLATED_WARNING)
+        return pool
 
     def close(self) -> None:
         """Stop the sandbox pool (a new one starts if the component is used again)."""

@@ -1,8 +1,11 @@
 """`SimulatorReward`: the RoboSim execution reward of the robot domain (Jolfaei et al., spec §8.2).
 
 Each response's ``def task_program():`` program (`lit_coderl.robot.harness.extract_program` of ``rollout.texts[i]``)
-is verified in K RoboSim worlds in one sandbox process (`lit_coderl.robot.robosim.verify_program`, the paper's
-counting driver: no early stop). The fraction of worlds that run without error is spread over the program's
+is verified in K RoboSim worlds (`lit_coderl.robot.robosim.verify_program`, the paper's counting driver: no early
+stop), each world a sandbox job whose program talks to a simulator held outside its process
+(`lit_coderl.robot.runner.SandboxRunner`); the driver and the verdict stay in the trainer. By default a robot error
+counts even when the program catches it (the originals let ``try: place(x) except: pass`` pass; the RoboSim and
+RoboEval evaluators keep that). The fraction of worlds that run without error is spread over the program's
 tokens; when no world passes, a penalty goes on them instead. Beyond the paper, the tokens of the program line
 that raised (the first erroring world's traceback line, mapped back into the response text) can carry an extra
 penalty.
@@ -27,12 +30,12 @@ import torch
 from lit_coderl.rewards.sandboxed import SandboxedReward
 from lit_coderl.rewards.spans import SpreadMode, char_span_to_tokens, line_char_span, spread
 from lit_coderl.robot.harness import PROGRAM_HEADER, classify_error, locate_program
-from lit_coderl.sandbox import CallResult, Limits
+from lit_coderl.robot.robosim import verify_program
+from lit_coderl.robot.runner import SandboxRunner
+from lit_coderl.sandbox import Limits
 
 if TYPE_CHECKING:
     from lit_coderl.rollout import Rollout
-
-VERIFY_TARGET = "lit_coderl.robot.robosim:verify_program"
 
 
 class SimulatorReward(SandboxedReward):
@@ -49,10 +52,12 @@ class SimulatorReward(SandboxedReward):
         error_line_penalty: Value added (use a negative number) to the tokens of the program line that raised in
             the first erroring world, when the traceback names one; 0 disables it.
         world_timeout_s: Wall-clock limit of one world (paper: 2 s); a timed-out world does not pass.
-        memory_mb: Address-space limit of the sandbox process of one program.
+        memory_mb: Address-space limit of the sandbox process of one world.
         seed: Base seed of the worlds; every verified program gets the next seed, so worlds differ between
             samples and iterations but a run is reproducible (the counter is saved in checkpoints).
         workers: Sandbox processes running in parallel (default: the CPU count).
+        count_caught_errors: A robot error the program catches (``try: place(x) except: pass``) still fails the
+            world. The simulator, outside the program's process, records every robot error it raises.
     """
 
     default_name = "simulator"
@@ -69,6 +74,7 @@ class SimulatorReward(SandboxedReward):
         memory_mb: int = 1024,
         seed: int = 0,
         workers: int | None = None,
+        count_caught_errors: bool = True,
     ) -> None:
         super().__init__(weight=weight, name=name)
         if spreading not in ("constant", "sum"):
@@ -82,12 +88,13 @@ class SimulatorReward(SandboxedReward):
         self.fail_penalty = float(fail_penalty)
         self.error_line_penalty = float(error_line_penalty)
         self.world_timeout_s = float(world_timeout_s)
-        # the whole program's limit: every world may use its budget, plus interpreter and import slack
-        self.limits = Limits(timeout_s=self.worlds * self.world_timeout_s + 5.0, memory_mb=int(memory_mb))
+        # one world's job: the server's clock stops it at world_timeout_s (plus a short grace)
+        self.limits = Limits(timeout_s=self.world_timeout_s + 1.0, memory_mb=int(memory_mb))
         self.seed = int(seed)
         self.workers = workers
+        self.count_caught_errors = bool(count_caught_errors)
         self._programs_verified = 0
-        self._pending: tuple[int, list[Future[CallResult] | None]] | None = None
+        self._pending: tuple[int, list[Future | None]] | None = None
         self._metrics: dict[str, float] = {}
 
     # execution ----------------------------------------------------------------------------------------------------
@@ -96,28 +103,25 @@ class SimulatorReward(SandboxedReward):
         """Start verifying every sample's program (futures collected by ``score``)."""
         self._pending = (id(rollout), self._start(rollout))
 
-    def _start(self, rollout: Rollout) -> list[Future[CallResult] | None]:
-        futures: list[Future[CallResult] | None] = []
+    def _start(self, rollout: Rollout) -> list[Future | None]:
+        futures: list[Future | None] = []
+        pool = self.started()
+        runner = SandboxRunner(pool, count_caught_errors=self.count_caught_errors, limits=self.limits)
         for i in range(rollout.batch_size):
             code = locate_program(rollout.texts[i]).code
             if not _has_body(code):
                 futures.append(None)
                 continue
-            kwargs = {
-                "code": code,
-                "worlds": self.worlds,
-                "seed": self.seed + self._programs_verified,
-                "world_timeout_s": self.world_timeout_s,
-                "mode": "count",
-            }
+            seed = self.seed + self._programs_verified
             self._programs_verified += 1
-            futures.append(self.pool.submit_call(VERIFY_TARGET, kwargs, self.limits))
+            futures.append(pool.run_driver(verify_program, code, self.worlds, seed, self.world_timeout_s,
+                                                "count", runner))
         return futures
 
     def verdicts(self, rollout: Rollout) -> list[dict[str, Any] | None]:
         """`verify_program` verdicts of every sample (None where there is no program), waiting for submitted work.
 
-        A sandbox failure of the whole process (timeout, memory, crash) becomes a verdict with 0 passing worlds.
+        A failure of the sandbox itself becomes a verdict with 0 passing worlds.
         """
         if self._pending is not None and self._pending[0] == id(rollout):
             futures = self._pending[1]
@@ -130,10 +134,9 @@ class SimulatorReward(SandboxedReward):
                 out.append(None)
                 continue
             try:
-                call = future.result()
+                out.append(future.result())
             except Exception as exc:  # the sandbox itself failed: score as a failed program, never raise
-                call = CallResult(status="crash", error=f"sandbox failure: {exc}")
-            out.append(_verdict_of(call, self.worlds))
+                out.append(_failed_verdict(f"sandbox failure: {type(exc).__name__}: {exc}", self.worlds))
         return out
 
     # scoring ------------------------------------------------------------------------------------------------------
@@ -228,10 +231,7 @@ def _first_error(verdict: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _verdict_of(call: CallResult, worlds: int) -> dict[str, Any]:
-    if call.status == "ok" and isinstance(call.value, dict) and isinstance(call.value.get("passed"), int):
-        return call.value
-    error = f"sandbox {call.status}: {call.error or 'no result'}"
+def _failed_verdict(error: str, worlds: int) -> dict[str, Any]:
     return {
         "accepted": False,
         "passed": 0,

@@ -79,6 +79,7 @@ class UnitTestReward(SandboxedReward):
 
     def _start(self, rollout: Rollout) -> list[Future[TestResult] | None]:
         futures: list[Future[TestResult] | None] = []
+        pool = self.started()
         for i in range(rollout.batch_size):
             task = rollout.tasks[i] if i < len(rollout.tasks) else {}
             tests = _as_test_list(task.get("tests"))
@@ -86,7 +87,7 @@ class UnitTestReward(SandboxedReward):
                 futures.append(None)
                 continue
             setup = task.get("test_setup") or ""
-            futures.append(self.pool.submit_tests(rollout.code(i), tests, setup=str(setup)))
+            futures.append(pool.submit_tests(rollout.code(i), tests, setup=str(setup)))
         return futures
 
     def results(self, rollout: Rollout) -> list[TestResult | None]:

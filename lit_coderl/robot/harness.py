@@ -8,8 +8,8 @@ A clean-room re-implementation of the original harness (spec: ``docs/robosim-rob
 - `run_program`: runs a rewritten program **in-process** (the originals spawn one Python per world; this is what
   made them slow) with ``robot``, ``time`` and ``sys`` in its globals, stdout captured (trace lines and the
   program's own prints interleaved as in the original process), a wall-clock limit via ``SIGALRM`` and the
-  original's error text (the last line a traceback would print on stderr). Generated code must only reach
-  `run_program` inside a sandbox process (``lit_coderl.sandbox``) in production paths.
+  original's error text (the last line a traceback would print on stderr). Generated code reaches `run_program`
+  only inside a sandbox job child, against a proxy robot (`lit_coderl.robot.runner.SandboxRunner`).
 - `parse_trace`: the original trace parser (§4.3), which stops at the first malformed stdout line.
 - `classify_error`: robot vs Python error by the ``"Robot"`` substring rule (§4.4).
 """
@@ -188,7 +188,9 @@ class RunResult:
             ``"Exception: RobotGoToError: update_robot_location failed"``; None unless ``status == "error"``.
         error_line: The 1-based line of the original program that raised (innermost program frame), or for a
             timeout the line that was running; None when no program line is involved (e.g. the appended call).
-        trace: `parse_trace` of ``stdout``.
+        trace: `parse_trace` of ``stdout`` (the original harness's view, which the program's prints can change).
+        robot_trace: The simulator's own record of the API calls (set by `lit_coderl.robot.runner`).
+        robot_errors: Robot errors the simulator raised, including those the program caught (sandboxed runs).
     """
 
     status: Literal["ok", "error", "timeout"]
@@ -196,6 +198,8 @@ class RunResult:
     error: str | None = None
     error_line: int | None = None
     trace: list[tuple[str, str, Any]] = field(default_factory=list)
+    robot_trace: list[tuple[str, str, Any]] = field(default_factory=list)
+    robot_errors: list[str] = field(default_factory=list)
 
 
 class _RunTimeout(BaseException):
@@ -226,6 +230,12 @@ class _CappedWriter(io.TextIOBase):
 
     def getvalue(self) -> str:
         return "".join(self._parts)
+
+    def take_new(self) -> str:
+        """The text written since the last `take_new` (a sandboxed robot proxy reports it with each API call)."""
+        seen = getattr(self, "_taken", 0)
+        self._taken = len(self._parts)
+        return "".join(self._parts[seen:])
 
 
 def _last_stderr_line(exc: BaseException) -> str:

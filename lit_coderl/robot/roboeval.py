@@ -14,8 +14,9 @@ in-process runs do not pay):
 
 After all states: **Success** if every check passed, else **CompletionError**.
 
-`evaluate_program` is the entry point run inside a sandbox child (all states in that one process); it returns a
-plain, picklable dict.
+`evaluate_task_program` is the driver: it runs in the caller, sends each state to a runner
+(`lit_coderl.robot.runner`; in production a sandbox job whose program talks to the simulator in the sandbox server)
+and applies the checks here, outside the program's reach. It returns a plain dict.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from lit_coderl.robot.harness import classify_error, error_class, rewrite_program, run_program
+from lit_coderl.robot.harness import classify_error, error_class, rewrite_program
 from lit_coderl.robot.roboeval_sim import Robot, WorldState
 from lit_coderl.robot.roboeval_tasks import RoboEvalTask, RoboEvalTest, load_tasks
 from lit_coderl.robot.rtl import trace_from_events
-from lit_coderl.sandbox import report_progress
+from lit_coderl.robot.runner import InProcessRunner
 
 PYTHON_ERROR = "PythonError"
 ROBOT_ERROR = "RobotExecutionError"
@@ -45,10 +46,15 @@ def _error_outcome(error_text: str) -> str:
     return ROBOT_ERROR if classify_error(error_text) == "robot" else PYTHON_ERROR
 
 
-def _run_state(index: int, rewritten: str, test: RoboEvalTest, timeout_s: float) -> dict[str, Any]:
+def sandbox_world(spec: dict[str, Any]):
+    """World factory (`lit_coderl.robot.runner`): ``spec`` = ``{"code": rewritten program, "state": state dict}``."""
+    state = spec["state"]
+    return str(spec["code"]), lambda: Robot(WorldState.from_dict(state))
+
+
+def _run_state(index: int, rewritten: str, test: RoboEvalTest, timeout_s: float, runner) -> dict[str, Any]:
     """Run one state and apply its check; the per-state record (``outcome`` set only when evaluation stops)."""
-    robot = Robot(WorldState.from_dict(test.state))
-    result = run_program(rewritten, robot, timeout_s)
+    result = runner({"kind": "roboeval", "code": rewritten, "state": test.state}, timeout_s)
     expect_timeout = test.expect_timeout
     record: dict[str, Any] = {
         "state": index,
@@ -82,21 +88,24 @@ def evaluate_task_program(
     state_timeout_s: float = DEFAULT_STATE_TIMEOUT_S,
     sleep: Literal["zero", "codebotler"] = "zero",
     on_state: Callable[[list[dict[str, Any]]], None] | None = None,
+    runner=None,
 ) -> dict[str, Any]:
     """Evaluate ``code`` (a ``def task_program():`` program) on every state of ``task``; see the module docstring.
 
-    ``on_state`` is called with the state records so far after each state (progress that survives a killed
-    sandbox child). Returns ``{"task", "outcome", "error", "error_class", "states"}`` where ``states`` lists one
+    ``runner`` runs each state (a `lit_coderl.robot.runner.SandboxRunner` for generated code; the default runs in
+    this process, for trusted programs only). ``on_state`` is called with the state records so far. Returns
+    ``{"task", "outcome", "error", "error_class", "states"}`` where ``states`` lists one
     record per state run (``state`` index, ``status`` ok/error/timeout, ``expect_timeout``, ``events`` traced,
     ``passed`` check result or None, ``error``, ``error_line``); states after a stopping error are not run.
     """
     if not isinstance(code, str):
         return _result(task.name, PYTHON_ERROR, f"TypeError: the program must be a string, not {type(code).__name__}")
     rewritten = rewrite_program(code, sleep=sleep)
+    runner = runner or InProcessRunner()
     states: list[dict[str, Any]] = []
     all_passed = True
     for index, test in enumerate(task.tests):
-        record = _run_state(index, rewritten, test, state_timeout_s)
+        record = _run_state(index, rewritten, test, state_timeout_s, runner)
         stopped_by = record.pop("outcome")
         states.append(record)
         if on_state is not None:
@@ -117,8 +126,9 @@ def evaluate_program(
     data_dir: str,
     state_timeout_s: float = DEFAULT_STATE_TIMEOUT_S,
     sleep: Literal["zero", "codebotler"] = "zero",
+    runner=None,
 ) -> dict[str, Any]:
-    """Evaluate one program on one RoboEval task (by name, e.g. ``"CountSavory"``); the sandbox entry point.
+    """Evaluate one program on one RoboEval task (by name, e.g. ``"CountSavory"``), states run by ``runner``.
 
     Args:
         task_name: A task name of ``tasks.json`` (a ``<Task>_<variant>`` id is accepted too).
@@ -126,6 +136,7 @@ def evaluate_program(
         data_dir: The shared data directory holding ``roboeval/tasks.json``.
         state_timeout_s: Wall-clock limit per state run (the original: 1 s).
         sleep: ``"zero"`` (Robo-Instruct: every ``time.sleep`` is a no-op) or ``"codebotler"``.
+        runner: See `evaluate_task_program`.
 
     Raises ``FileNotFoundError`` when the data is absent and ``KeyError`` for an unknown task; a bad program
     never raises (it gets an outcome).
@@ -134,6 +145,4 @@ def evaluate_program(
     name = task_name if task_name in tasks else task_name.rsplit("_", 1)[0]
     if name not in tasks:
         raise KeyError(f"unknown RoboEval task {task_name!r}; known: {sorted(tasks)}")
-    return evaluate_task_program(
-        tasks[name], code, state_timeout_s=state_timeout_s, sleep=sleep, on_state=report_progress
-    )
+    return evaluate_task_program(tasks[name], code, state_timeout_s=state_timeout_s, sleep=sleep, runner=runner)

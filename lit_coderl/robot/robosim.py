@@ -6,15 +6,17 @@ object-or-person), and the first question about an entity's presence at a locati
 the world then keeps. A program is run in K such worlds, each also with a random mutation of its ``"x" in var``
 tests (§6.4); it is **rejected if it raises in any world** or times out twice (§6.5).
 
-`verify_program` is the entry point run inside a sandbox child: one process per program, all K worlds
-in-process (`lit_coderl.robot.harness.run_program`), a per-world wall-clock limit. Worlds are seeded (the
-original is unseeded), so a verdict is reproducible.
+`verify_program` is the driver: it runs in the caller and sends each world to a runner
+(`lit_coderl.robot.runner`): in production every world is a sandbox job whose program talks to a simulator held by
+the sandbox server, so the program can reach neither the driver nor the verdict. Worlds are seeded (the original
+is unseeded), so a verdict is reproducible.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from enum import Enum
 from typing import Any, Literal
 
@@ -38,7 +40,10 @@ from lit_coderl.robot.api import (
     robot_error,
     trace,
 )
-from lit_coderl.robot.harness import error_class, rewrite_program, run_program
+from lit_coderl.robot.harness import error_class, rewrite_program
+from lit_coderl.robot.runner import InProcessRunner
+
+Runner = Callable[[dict, float], Any]
 
 ROOMS = ("loc_a", "loc_b", "loc_c", "start_loc")
 """What ``get_all_rooms()`` returns in every RoboSim world."""
@@ -247,18 +252,28 @@ def world_rng(seed: int, world: int) -> random.Random:
     return random.Random(f"robosim:{seed}:{world}")
 
 
-def run_world(code: str, seed: int, world: int, world_timeout_s: float) -> dict[str, Any]:
-    """Run ``code`` (a ``def task_program():`` program) in one fresh RoboSim world; a picklable summary."""
-    rng = world_rng(seed, world)
-    program = rewrite_program(mutate_membership_tests(code, rng))
-    result = run_program(program, RoboSimRobot(rng), world_timeout_s)
+def sandbox_world(spec: dict[str, Any]):
+    """World factory (`lit_coderl.robot.runner`): ``spec`` = ``{"code", "seed", "world"}`` → the world's rewritten
+    (and membership-mutated) program and a maker of its robot, both from the world's own random stream."""
+    rng = world_rng(int(spec["seed"]), int(spec["world"]))
+    program = rewrite_program(mutate_membership_tests(str(spec["code"]), rng))
+    return program, lambda: RoboSimRobot(rng)
+
+
+def run_world(code: str, seed: int, world: int, world_timeout_s: float, runner: Runner | None = None) -> dict[str, Any]:
+    """Run ``code`` (a ``def task_program():`` program) in one fresh RoboSim world; a plain-data summary.
+
+    ``runner``: where the program runs (`lit_coderl.robot.runner.SandboxRunner` for generated code; the default
+    runs in this process and is for trusted programs only)."""
+    runner = runner or InProcessRunner()
+    result = runner({"kind": "robosim", "code": code, "seed": seed, "world": world}, world_timeout_s)
     return {
         "world": world,
         "status": result.status,
         "error": result.error,
         "error_class": error_class(result.error),
         "error_line": result.error_line,
-        "trace_length": len(result.trace),
+        "trace_length": len(result.robot_trace),
     }
 
 
@@ -268,6 +283,7 @@ def verify_program(
     seed: int = 0,
     world_timeout_s: float = 2.0,
     mode: Literal["reject", "count"] = "reject",
+    runner: Runner | None = None,
 ) -> dict[str, Any]:
     """Verify a robot program in ``worlds`` RoboSim worlds; a picklable verdict.
 
@@ -279,6 +295,7 @@ def verify_program(
         world_timeout_s: Wall-clock limit of one world (the original: 2 s, including process start).
         mode: ``"reject"`` is the original driver: stop at the first error, or at the second timeout.
             ``"count"`` is Jolfaei et al.'s modified driver: run all worlds and count the passing ones.
+        runner: Where each world runs (see `run_world`); the driver and the verdict stay in this process.
 
     Returns:
         ``accepted`` (no world raised and fewer than 2 timed out: the original verdict, in both modes),
@@ -299,7 +316,7 @@ def verify_program(
     timeouts = 0
     first_failure: dict[str, Any] | None = None
     for world in range(int(worlds)):
-        run = run_world(code, seed, world, world_timeout_s)
+        run = run_world(code, seed, world, world_timeout_s, runner)
         runs.append(run)
         if run["status"] == "timeout":
             timeouts += 1

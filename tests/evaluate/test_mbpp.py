@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -173,7 +174,8 @@ def test_mbppplus_wrong_and_base_only_solutions(data_dir, tmp_path):
     assert "time limit" in results[3]["error"]  # the per-input limit stops the loop, as in EvalPlus
     assert (results[6]["base_status"], results[6]["plus_status"]) == ("timeout", "timeout")  # EvalPlus's "unknown"
     assert [r["id"] for r in results] == list(range(7))
-    assert list(tmp_path.glob("mbppplus-gt-*.pkl"))  # expected outputs are cached
+    (cache,) = tmp_path.glob("mbppplus-gt-*.json")  # expected outputs are cached, as data-only JSON
+    assert json.loads(cache.read_text())["source_sha256"] == evaluator._data_hash
     summary = evaluator.summary(results)
     assert DEV_LABEL in summary and "378 v0.2.0" in summary
     assert "       7      1       0.5000       0.3333" in summary
@@ -181,6 +183,15 @@ def test_mbppplus_wrong_and_base_only_solutions(data_dir, tmp_path):
     cached = MBPPPlusEvaluator(data_dir=data_dir, workers=1, cache_dir=tmp_path, base_only=True)
     again = cached.score(samples[1:3])
     assert [(r["base_status"], r["plus_status"]) for r in again] == [("pass", "skipped"), ("fail", "skipped")]
+
+    # a cache for another source (or not ours at all) is ignored and rebuilt, never trusted
+    for tampered in ({**json.loads(cache.read_text()), "source_sha256": "0" * 64}, "garbage"):
+        cache.write_text(json.dumps(tampered) if isinstance(tampered, dict) else tampered)
+        fresh = MBPPPlusEvaluator(data_dir=data_dir, workers=1, cache_dir=tmp_path, base_only=True)
+        fresh.tasks()
+        fresh._load_cache()
+        assert fresh._ground_truth == {}
+        assert [r["base_status"] for r in fresh.score(samples[1:3])] == ["pass", "fail"]
 
 
 def test_mbppplus_task_selection_and_prompt(mbppplus, data_dir):

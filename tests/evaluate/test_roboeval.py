@@ -8,11 +8,9 @@ from lit_coderl.evaluate.roboeval import (
     COMPLETION_STOP,
     INVALID_SAMPLE,
     RoboEvalEvaluator,
-    _call_to_result,
     parse_prompt_prefix,
 )
 from lit_coderl.robot.prompts import USER_TEMPLATE
-from lit_coderl.sandbox import CallResult
 
 FAST = {"state_timeout_s": 0.2}
 
@@ -65,17 +63,6 @@ def test_extract_uses_the_harness_post_processing():
     assert RoboEvalEvaluator().extract({}, answer) == 'def task_program():\n    say("hi")'
     body_only = '    go_to("kitchen")\n# next'
     assert RoboEvalEvaluator().extract({}, body_only) == 'def task_program():\n    go_to("kitchen")'
-
-
-def test_a_whole_child_failure_maps_to_a_python_error():
-    progress = [{"state": 0, "status": "ok", "passed": True}]
-    result = _call_to_result("CountSavory", CallResult(status="timeout", error="timed out", progress=progress))
-    assert result["outcome"] == "PythonError"
-    assert result["error"] == "sandbox timeout: the program ran past its overall time limit (in state 1)"
-    assert result["states"] == progress
-    crash = _call_to_result("CountSavory", CallResult(status="crash", error="killed by SIGSEGV"))
-    assert (crash["outcome"], crash["states"]) == ("PythonError", [])
-    assert crash["error"] == "sandbox crash: killed by SIGSEGV (in state 0)"
 
 
 def test_score_without_valid_samples_needs_no_sandbox(data_dir):
@@ -191,5 +178,5 @@ def test_score_bad_samples_never_crashes(data_dir):
     ]
     assert results[0]["id"] == "a" and "id" not in results[1]
     assert results[4]["error"] == "MemoryError"
-    assert results[6]["error"] == "sandbox crash: exited with code 0 before reporting a result (in state 0)"
-    assert results[7]["error"] == "sandbox timeout: the program ran past its overall time limit (in state 0)"
+    assert results[6]["error"] == "SandboxError: crash: exited with code 0 before finishing"
+    assert results[7]["error"] == "Timeout: the program did not finish in time"  # the server's clock killed it

@@ -44,7 +44,7 @@ def test_scores_accepts_and_classifies_rejections(data_dir):
     assert [r["task_id"] for r in results] == [s["task_id"] for s in samples]
     assert results[1]["id"] == 7 and "id" not in results[0]
     assert [r["accepted"] for r in results] == [True, False, False, False, False]
-    assert results[0]["worlds_passed"] == 5 and results[0]["error"] is None
+    assert results[0]["worlds_passed"] == 100 and results[0]["error"] is None  # the original's 100 worlds
     assert results[1]["error_class"] == "RobotPlaceError" and results[1]["error_kind"] == "robot"
     assert results[1]["error_line"] == 12
     assert results[2]["error_class"] == "NameError" and results[2]["error_kind"] == "python"
@@ -66,3 +66,21 @@ def test_cli_writes_one_line_per_sample(data_dir, tmp_path, capsys):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 1 and rows[0]["accepted"] is True and rows[0]["task"] == "X"
     assert "RoboSim: 1/1 programs accepted" in capsys.readouterr().out
+
+
+RARE_FAILURE = (
+    "def task_program():\n"
+    '    if not any(is_in_room(x) for x in ("apple", "pear", "plum", "fig", "kiwi")):\n'
+    '        place("apple")\n'
+)
+"""Fails only when five independent 50/50 presence checks all come out false: about 1 world in 32."""
+
+
+def test_default_100_worlds_reject_what_5_worlds_accept(data_dir):
+    sample = [{"task_id": "SayGoodDay_0", "solution": RARE_FAILURE}]
+    strict = RoboSimEvaluator(data_dir=data_dir, workers=1).score(sample)[0]
+    assert not strict["accepted"] and strict["error_class"] == "RobotPlaceError"
+    accepted = [RoboSimEvaluator(data_dir=data_dir, workers=1, worlds=5, seed=seed).score(sample)[0]["accepted"]
+                for seed in range(10)]
+    # 5 worlds often miss a 1-in-32 failure ((31/32)^5 = 85 %; 7 of these 10 seeds); 100 worlds never do here
+    assert accepted == [True, True, False, False, True, False, True, True, True, True]

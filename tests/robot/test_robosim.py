@@ -250,7 +250,7 @@ def test_reject_mode_stops_at_the_first_error_and_count_mode_counts_passing_worl
 def test_one_timeout_is_tolerated_and_the_second_rejects(monkeypatch):
     statuses = iter(["ok", "timeout", "ok", "timeout", "ok"])
 
-    def fake_world(code, seed, world, world_timeout_s):
+    def fake_world(code, seed, world, world_timeout_s, runner=None):
         status = next(statuses)
         return {"world": world, "status": status, "error": None, "error_class": None, "error_line": 4,
                 "trace_length": 0}
@@ -275,16 +275,20 @@ def test_empty_or_non_string_program_is_rejected_and_bad_mode_raises():
         verify_program(program("pass"), mode="strict")
 
 
-def test_runs_inside_the_sandbox():
-    from lit_coderl.sandbox import Limits, run_call
+def test_runs_inside_the_sandbox_with_the_same_verdicts():
+    from lit_coderl.robot.runner import SandboxRunner
+    from lit_coderl.sandbox import Limits, SandboxPool
 
-    result = run_call(
-        "lit_coderl.robot.robosim:verify_program",
-        {"code": program('place("x")'), "worlds": 2},
-        Limits(timeout_s=20, memory_mb=1024),
-    )
-    assert result.status == "ok"
-    assert result.value["error_class"] == "RobotPlaceError" and not result.value["accepted"]
+    caught = program('try:\n        place("x")\n    except Exception:\n        pass\n    say("done")')
+    with SandboxPool(workers=1, limits=Limits(timeout_s=3, memory_mb=1024)) as pool:
+        runner = SandboxRunner(pool)
+        for code in (program('place("x")'), program('go_to("kitchen")\n    say("hi")'), caught):
+            assert verify_program(code, worlds=3, runner=runner) == verify_program(code, worlds=3)
+        verdict = verify_program(program('place("x")'), worlds=2, runner=runner)
+        assert verdict["error_class"] == "RobotPlaceError" and not verdict["accepted"]
+        # the simulator saw the error the program caught: the training reward's driver counts it
+        strict = verify_program(caught, worlds=2, runner=SandboxRunner(pool, count_caught_errors=True))
+        assert not strict["accepted"] and strict["error_class"] == "RobotPlaceError"
 
 
 # ---- regression on the RoboEval reference programs (§11) ----------------------------------------------------------

@@ -1,0 +1,81 @@
+"""Where a robot program runs: beside a simulator in a sandbox (production), or in this process (trusted code).
+
+A **world** is a plain dict naming a world factory and what it reads (``{"kind": "robosim", "code", "seed",
+"world"}`` or ``{"kind": "roboeval", "code", "state"}``; `robosim.sandbox_world`, `roboeval.sandbox_world`). The
+factory makes the program text and the simulated robot.
+
+- `SandboxRunner` (every production path): the program runs in a sandbox job child whose ``robot`` is a proxy; the
+  simulator lives in the sandbox server, another process, which records the trace and every robot error itself.
+  The program can therefore not rebind the robot class, the driver or the verdict, and with
+  ``count_caught_errors`` (the training reward's default) a robot error counts even when the program catches it.
+- `InProcessRunner`: the original harness's in-process run, for simulator tests on trusted programs only.
+
+Both return a `harness.RunResult`. ``trace`` is parsed from the program's stdout, as the original harness does
+(so a program's own prints truncate or fake it there too); ``robot_trace`` is the simulator's own record.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from lit_coderl.robot.harness import RunResult, parse_trace, run_program
+
+WORLD_FACTORIES = {
+    "robosim": "lit_coderl.robot.robosim:sandbox_world",
+    "roboeval": "lit_coderl.robot.roboeval:sandbox_world",
+}
+
+
+def make_world(world: dict[str, Any]):
+    """``(program text, make_robot)`` for a world dict."""
+    module, _, name = WORLD_FACTORIES[world["kind"]].partition(":")
+    return getattr(importlib.import_module(module), name)(world)
+
+
+class InProcessRunner:
+    """Runs trusted programs in this process (tests of the simulators; never generated code)."""
+
+    def __call__(self, world: dict[str, Any], timeout_s: float) -> RunResult:
+        program, make_robot = make_world(world)
+        result = run_program(program, make_robot(), timeout_s)
+        result.robot_trace = result.trace
+        return result
+
+
+class SandboxRunner:
+    """Runs each world as a sandbox job of ``pool`` (`lit_coderl.sandbox.SandboxPool`)."""
+
+    def __init__(self, pool, count_caught_errors: bool = False, limits=None) -> None:
+        self.pool = pool
+        self.count_caught_errors = count_caught_errors
+        self.limits = limits
+
+    def __call__(self, world: dict[str, Any], timeout_s: float) -> RunResult:
+        try:
+            reply = self.pool.submit_robot(world, timeout_s, self.limits).result()
+        except Exception as exc:  # the pool itself failed: a failed run, never an exception
+            return RunResult(status="error", stdout="", error=f"SandboxError: {type(exc).__name__}: {exc}")
+        return result_of_reply(reply, self.count_caught_errors)
+
+
+def result_of_reply(reply, count_caught_errors: bool = False) -> RunResult:
+    """The `RunResult` of a sandbox robot job's reply: the server decides timeouts, crashes and robot errors."""
+    robot = reply.robot or {}
+    robot_errors = [str(e) for e in robot.get("robot_errors") or []]
+    robot_trace = parse_trace(str(robot.get("trace_text") or ""))
+    done = reply.done if isinstance(reply.done, dict) else {}
+    stdout = str(done.get("stdout") or robot.get("stdout") or "")
+    if reply.status == "timeout":
+        return RunResult(status="timeout", stdout=stdout, trace=parse_trace(stdout), robot_trace=robot_trace,
+                         robot_errors=robot_errors)
+    if reply.status != "ok" or done.get("status") not in ("ok", "error", "timeout"):
+        error = f"SandboxError: {reply.status}: {reply.error or 'the program ended without finishing'}"
+        return RunResult(status="error", stdout=stdout, error=error, trace=parse_trace(stdout),
+                         robot_trace=robot_trace, robot_errors=robot_errors)
+    status, error = done["status"], done.get("error")
+    line = done.get("error_line") if type(done.get("error_line")) is int else None
+    if count_caught_errors and robot_errors and status == "ok":
+        status, error, line = "error", robot_errors[0], None  # caught by the program: still a robot error
+    return RunResult(status=status, stdout=stdout, error=str(error) if error is not None else None, error_line=line,
+                     trace=parse_trace(stdout), robot_trace=robot_trace, robot_errors=robot_errors)

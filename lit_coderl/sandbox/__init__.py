@@ -1,0 +1,31 @@
+"""Running untrusted code: kernel isolation, data-only frames, verdicts judged outside the program.
+
+The package's files are its layers, each reviewable on its own:
+
+| file | layer |
+|---|---|
+| `codec.py` | protocol: size-capped frames, a data-only value codec (no pickle anywhere) |
+| `isolation.py` | the bubblewrap sandbox every server runs in (namespaces, read-only filesystem, no capabilities) |
+| `limits.py`, `guard.py` | a job's rlimits; the EvalPlus-style guard (semantics, not security) |
+| `child.py` | the job child, the only process that runs untrusted code; sends data, never verdicts |
+| `server.py` | the in-sandbox server: forks children, keeps the clock, serves robot calls, cleans up |
+| `pool.py` | the caller's side: a pool of warm isolated servers, jobs as futures |
+| `judge.py` | verdicts: asserts split into program calls (child) and comparisons (judge) |
+
+How a job runs::
+
+    caller ──frames──▶ bwrap ▶ server (PID 1 of its namespaces, uid 65534, read-only fs)
+                                  └─ fork ─▶ child: fds 0/1/2 only, rlimits, guard, run ──frames──▶ server
+    caller ◀──reply (plain data)── server          judge (in the caller) ◀── values
+"""
+
+from lit_coderl.sandbox.child import TEST_CODE_FILENAME, USER_CODE_FILENAME, describe_exception, user_error_line
+from lit_coderl.sandbox.isolation import IsolationUnavailable
+from lit_coderl.sandbox.judge import TestResult
+from lit_coderl.sandbox.limits import Limits
+from lit_coderl.sandbox.pool import DEFAULT_PRELOAD, RunReply, SandboxPool
+
+__all__ = [
+    "DEFAULT_PRELOAD", "IsolationUnavailable", "Limits", "RunReply", "SandboxPool", "TEST_CODE_FILENAME",
+    "TestResult", "USER_CODE_FILENAME", "describe_exception", "user_error_line",
+]

@@ -1,0 +1,390 @@
+"""The sandbox server: runs inside the isolation, forks one child per job, keeps the clock, serves robot calls.
+
+One server per pool worker is started once (with warm imports) and then, per job read from its stdin:
+
+1. makes a fresh working directory in the private scratch folder and forks a child (`child.child_main`);
+2. relays: reads the child's frames (capped), answers its robot requests from a simulator the server holds, and
+   times the job and each MBPP+ input with its own clock, from one value frame to the next (a child that ignores
+   ``SIGALRM`` is simply killed, and no frame it could forge pauses the clock);
+3. kills the child and everything it left behind (isolated, the server is PID 1 of the sandbox's PID namespace:
+   ``kill(-1, SIGKILL)`` reaches every other process there, daemons included), removes SysV IPC objects and wipes
+   the scratch folder, then writes one ``R`` reply frame of plain data to its stdout.
+
+The server never runs untrusted code and never compares anything: verdicts are the judge's (`judge.py`, in the
+caller). It is hardened against its children: it is not dumpable (no ptrace, ``/proc/<pid>/mem`` or ``fd`` access
+for a process of the same user), ignores catchable signals (and as PID 1 of its namespace cannot be killed from
+inside it), and its children close every descriptor but their own three pipes before running anything.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import select
+import signal
+import sys
+import time
+from typing import Any
+
+from lit_coderl.sandbox import codec
+
+MAX_JOB_FRAME = 512 * 1024 * 1024
+MAX_CHILD_FRAME = 16 * 1024 * 1024
+"""A child's single frame (one value or robot request): larger is a crash (big values travel as digests)."""
+MAX_CHILD_TOTAL = 64 * 1024 * 1024
+"""All frames of one job together; a job sending more is a crash."""
+KILL_GRACE_S = 0.5
+"""A robot world's child gets this long past its own deadline (it reports its running line) before the kill."""
+
+BOOTSTRAP = """
+import json, sys
+sys.path[:] = json.loads(sys.argv[1])
+from lit_coderl.sandbox.server import serve
+serve(json.loads(sys.argv[2]), sys.argv[3], sys.argv[4] == "1")
+"""
+
+_IGNORED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGPIPE", "SIGTSTP",
+                    "SIGTTIN", "SIGTTOU", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF")
+
+
+def _harden() -> None:
+    for name in _IGNORED_SIGNALS:
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+    except Exception:
+        pass
+
+
+class _Opaque:
+    """A robot API argument that was not plain data (the simulator's type checks reject it like the original's)."""
+
+    def __repr__(self) -> str:
+        return "<object>"
+
+
+def _robot_argument(tree: Any) -> Any:
+    if isinstance(tree, dict) and set(tree) == {"O"}:
+        return _Opaque()
+    return codec.decode_value(tree)
+
+
+class _RobotSession:
+    """The server's side of a robot program: the simulator, and the trace and robot errors as it saw them."""
+
+    def __init__(self, robot: Any, names: tuple[str, ...], max_chars: int) -> None:
+        self.robot = robot
+        self.names = names
+        self.max_chars = max_chars
+        self.stdout: list[str] = []
+        self.size = 0
+        self.trace_text: list[str] = []
+        self.robot_errors: list[str] = []
+        self.calls = 0
+
+    def _keep(self, text: str) -> None:
+        room = self.max_chars - self.size
+        if room > 0 and text:
+            self.stdout.append(text[:room])
+            self.size += min(room, len(text))
+
+    def call(self, body: dict) -> dict:
+        self.calls += 1
+        self._keep(str(body.get("o") or ""))
+        name = body.get("m")
+        capture, saved = io.StringIO(), sys.stdout
+        reply: dict[str, Any]
+        try:
+            if name not in self.names:
+                raise AttributeError(f"'Robot' object has no attribute {name!r}")
+            args = [_robot_argument(a) for a in body.get("a") or []]
+            sys.stdout = capture
+            value = getattr(self.robot, name)(*args)
+            sys.stdout = saved
+            reply = {"r": codec.encode_value(value)}
+        except Exception as exc:
+            sys.stdout = saved
+            kind = "TypeError" if isinstance(exc, TypeError) else "Exception"
+            message = str(exc)
+            reply = {"e": [kind, message]}
+            if "Robot" in message:
+                self.robot_errors.append(f"{kind}: {message}")
+        finally:
+            sys.stdout = saved
+        text = capture.getvalue()
+        reply["t"] = text
+        self._keep(text)
+        self.trace_text.append(text)
+        return reply
+
+    def summary(self) -> dict:
+        return {"stdout": "".join(self.stdout), "trace_text": "".join(self.trace_text)[: self.max_chars],
+                "robot_errors": self.robot_errors[:100], "calls": self.calls}
+
+
+def _cleanup(child: int, scratch: str, isolated: bool) -> None:
+    """Kill the child and every process it left, reap them, remove IPC objects, wipe the scratch folder."""
+    if isolated:
+        for _ in range(200):
+            try:
+                os.kill(-1, signal.SIGKILL)  # PID 1 of the namespace: every other process in it
+            except ProcessLookupError:
+                pass
+            _reap()
+            if all(not p.isdigit() or p == "1" for p in os.listdir("/proc")):
+                break
+            time.sleep(0.001)
+        _remove_sysv_ipc()
+    else:
+        _kill_session(child)
+        _reap()
+    _wipe(scratch)
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _kill_session(sid: int) -> None:
+    """Unisolated mode: SIGKILL the process group ``sid`` and any process left in session ``sid``."""
+    try:
+        os.killpg(sid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            if int(fields[3]) == sid:
+                os.kill(int(entry), signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            continue
+
+
+def _remove_sysv_ipc() -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+    except Exception:
+        return
+    for kind, remove in (("shm", lambda i: libc.shmctl(i, 0, None)), ("sem", lambda i: libc.semctl(i, 0, 0)),
+                         ("msg", lambda i: libc.msgctl(i, 0, None))):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 1 and fields[1].lstrip("-").isdigit():
+                remove(int(fields[1]))  # IPC_RMID = 0
+
+
+def _wipe(folder: str) -> None:
+    """Empty ``folder``, whatever permissions a job set on it or below it (the server owns them all)."""
+    try:
+        os.chmod(folder, 0o700)
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for entry in entries:
+        path = os.path.join(folder, entry)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                _wipe(path)
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+MAX_TEXT = 100_000
+"""Error texts a child reports are cut to this many characters."""
+
+
+def _clip(body: dict, output_cap: int) -> dict:
+    """A child's frame with its texts cut to size: ``stdout`` to the job's output cap, other strings to `MAX_TEXT`
+    (values travel under ``v`` and robot arguments under ``a``; the frame caps bound those)."""
+    out = {}
+    for key, value in body.items():
+        if isinstance(value, str):
+            value = value[: output_cap if key in ("stdout", "o") else MAX_TEXT]
+        out[key] = value
+    return out
+
+
+def run_job(job: dict, scratch: str, isolated: bool) -> dict:
+    """Fork a child for ``job``, relay and time it, clean up; the reply (plain data)."""
+    from lit_coderl.sandbox.child import child_main
+    from lit_coderl.sandbox.limits import Limits
+
+    limits = Limits(**job["limits"])
+    workdir = os.path.join(scratch, "job")
+    _wipe(scratch)  # also undoes permissions a killed job's leftovers may still hold
+    os.makedirs(workdir, exist_ok=True)
+    session = None
+    child_job = job
+    if job["mode"] == "robot":
+        from lit_coderl.robot.runner import make_world
+
+        program, make_robot = make_world(job["robot"])  # a factory named in WORLD_FACTORIES, never the job's code
+        child_job = {**job, "code": program}
+    request_r, request_w = os.pipe()
+    frames_r, frames_w = os.pipe()
+    err_r, err_w = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        for fd in (request_w, frames_r, err_r):
+            os.close(fd)
+        child_main(child_job, (request_r, frames_w, err_w), workdir, isolated)
+    for fd in (request_r, frames_w, err_w):
+        os.close(fd)
+    if job["mode"] == "robot":
+        from lit_coderl.robot.harness import MAX_OUTPUT_CHARS, ROBOT_API_NAMES
+
+        session = _RobotSession(make_robot(), ROBOT_API_NAMES, MAX_OUTPUT_CHARS)
+    reply = _relay(job, limits, pid, request_w, frames_r, err_r, session, start)
+    for fd in (request_w, frames_r, err_r):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _cleanup(pid, scratch, isolated)
+    if session is not None:
+        reply["robot"] = session.summary()
+    return reply
+
+
+def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: int, session, start: float) -> dict:
+    deadline = start + float(limits.timeout_s)
+    if job["mode"] == "robot":
+        deadline = start + float(job["world_timeout_s"]) + KILL_GRACE_S
+    time_limits = job.get("time_limits") or []
+    item_deadline = None  # MBPP+: each input's own limit, from the end of the previous one
+    buffer = codec.FrameBuffer(MAX_CHILD_FRAME, MAX_CHILD_TOTAL, codec.MAX_FRAME_ITEMS)
+    stderr = bytearray()
+    cap = int(limits.max_output_bytes)
+    load = done = None
+    items: dict[int, dict] = {}
+    times: list[float] = []  # per item: seconds from the previous frame (or loading) to its value, by this clock
+    mark = start
+    open_fds = {frames_r, err_r}
+    status = error = None
+    poller = select.poll()
+    for fd in open_fds:
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    while frames_r in open_fds:
+        now = time.monotonic()
+        limit = min(deadline, item_deadline) if item_deadline is not None else deadline
+        if now >= limit:
+            status = "timeout"
+            error = (f"input #{len(items)} exceeded its time limit of {time_limits[len(items)]:g} s"
+                     if item_deadline is not None and item_deadline <= deadline else
+                     f"timed out after {float(job.get('world_timeout_s') or limits.timeout_s):g} s")
+            break
+        for fd, _ in poller.poll(max(0.0, limit - now) * 1000):
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                open_fds.discard(fd)
+                poller.unregister(fd)
+                continue
+            if fd == err_r:
+                if len(stderr) < cap:
+                    stderr += chunk[: cap - len(stderr)]
+                continue
+            try:
+                frames = buffer.feed(chunk)
+            except codec.FrameError as exc:
+                status, error = "crash", f"unreadable output: {exc}"
+                open_fds.discard(frames_r)
+                break
+            for tag, body in frames:
+                if not isinstance(body, dict):
+                    continue
+                body = _clip(body, cap)
+                if tag == b"L" and load is None:
+                    load = body
+                    mark = time.monotonic()  # input 0's clock starts once the code has loaded
+                    if time_limits and body.get("ok") and not body.get("setup_error"):
+                        item_deadline = mark + float(time_limits[0])
+                elif tag == b"V" and isinstance(body.get("i"), int) and body["i"] == len(items):
+                    # input i's time runs from the previous frame to its value (decoding, the call, encoding):
+                    # no frame the child could forge stops the clock early
+                    now = time.monotonic()
+                    times.append(now - mark)
+                    mark = now
+                    items[body["i"]] = body
+                    following = len(items)
+                    item_deadline = (now + float(time_limits[following]) if following < len(time_limits) else None)
+                elif tag == b"Q" and session is not None:
+                    try:
+                        codec.write_frame(request_w, b"A", session.call(body))
+                    except OSError:
+                        pass
+                elif tag == b"D" and done is None:
+                    done = body
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _, wait_status = os.waitpid(pid, 0)
+    duration = time.monotonic() - start
+    if status is None:
+        if done is not None:
+            status = "ok"
+        elif os.WIFSIGNALED(wait_status) and os.WTERMSIG(wait_status) == signal.SIGXCPU:
+            status, error = "timeout", f"CPU time limit of {limits.cpu_seconds()} s exceeded"
+        elif any(body.get("memory") for body in [load or {}, *items.values()]):
+            status, error = "memory", "MemoryError"
+        elif os.WIFSIGNALED(wait_status):
+            status, error = "crash", f"killed by {signal.Signals(os.WTERMSIG(wait_status)).name}"
+        else:
+            status = "crash"
+            error = f"exited with code {os.waitstatus_to_exitcode(wait_status)} before finishing"
+    return {
+        "status": status, "error": error, "load": load, "done": done,
+        "items": [items.get(i) for i in range(max(items) + 1)] if items else [],
+        "stderr": bytes(stderr).decode("utf-8", "replace"), "duration_s": duration, "times": times,
+    }
+
+
+def serve(preload: list[str], scratch: str, isolated: bool) -> None:
+    """Main loop: one job frame at a time from stdin, one reply frame each on stdout, until stdin closes."""
+    import importlib
+
+    _harden()
+    for name in preload:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a missing optional module only costs speed
+            pass
+    os.makedirs(scratch, exist_ok=True)
+    while True:
+        try:
+            received = codec.read_frame(0, MAX_JOB_FRAME)
+        except (codec.FrameError, codec.CodecError, OSError):
+            return
+        if received is None:
+            return
+        try:
+            reply = run_job(received[1], scratch, isolated)
+        except Exception as exc:  # a bad job spec (the caller's bug): say so instead of dying
+            reply = {"status": "crash", "error": f"sandbox server error: {type(exc).__name__}: {exc}"}
+        try:
+            codec.write_frame(1, b"R", reply)
+        except OSError:
+            return

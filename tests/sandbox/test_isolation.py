@@ -1,0 +1,62 @@
+"""Kernel isolation: what a job sees and can do, the start-up check, and the explicit opt-out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lit_coderl.sandbox import IsolationUnavailable, Limits, SandboxPool, isolation
+
+PROBE = """
+import json, os
+report = {"uid": os.getuid(), "pids": sorted(p for p in os.listdir('/proc') if p.isdigit()),
+          "caps": [l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0],
+          "root": sorted(os.listdir('/')), "hostname": os.uname().nodename}
+for path in ("/usr/x", "/root/x", "/etc/x", "/work/x", "/tmp/job/x"):
+    try:
+        open(path, "w").close()
+        report[path] = "written"
+    except OSError as exc:
+        report[path] = type(exc).__name__
+print(json.dumps(report))
+"""
+
+
+def test_a_job_runs_unprivileged_alone_on_a_read_only_filesystem():
+    with SandboxPool(workers=1, limits=Limits(timeout_s=5, memory_mb=512)) as pool:
+        assert pool.isolated
+        reply = pool.submit_exec(PROBE).result()
+    report = json.loads(reply.stdout)
+    assert report["uid"] == isolation.SANDBOX_UID and report["caps"] == "0000000000000000"
+    assert report["pids"] == ["1", "2"] or len(report["pids"]) == 2  # the server (PID 1) and this job only
+    assert report["hostname"] == "sandbox"
+    assert report["/tmp/job/x"] == "written"
+    assert all(report[p] != "written" for p in ("/usr/x", "/root/x", "/etc/x", "/work/x"))
+
+
+def test_bwrap_command_names_every_namespace_and_no_writable_host_path():
+    cmd = isolation.bwrap_command(["python", "-c", "pass"], {"PATH": "/usr/bin"})
+    for flag in ("--unshare-all", "--unshare-user", "--disable-userns", "--as-pid-1", "--die-with-parent",
+                 "--clearenv", "--new-session"):
+        assert flag in cmd
+    assert "--bind" not in cmd and "--share-net" not in cmd  # every host path is --ro-bind
+    assert cmd[cmd.index("--uid") + 1] == str(isolation.SANDBOX_UID)
+
+
+def test_missing_isolation_is_a_clear_error_and_the_opt_out_is_explicit(monkeypatch):
+    monkeypatch.setattr(isolation, "bwrap_binary", lambda: "/nonexistent/bwrap")
+    isolation.check_isolation.cache_clear()
+    try:
+        with pytest.raises(IsolationUnavailable, match="LIT_CODERL_SANDBOX=unisolated"):
+            SandboxPool(workers=1)
+    finally:
+        isolation.check_isolation.cache_clear()
+    monkeypatch.setenv(isolation.OPT_OUT_ENV, "unisolated")
+    with pytest.warns(UserWarning, match="WITHOUT kernel isolation"):
+        with SandboxPool(workers=1, limits=Limits(timeout_s=5, memory_mb=512)) as pool:
+            assert not pool.isolated
+            assert pool.submit_tests("def f():\n    return 1\n", ["assert f() == 1"]).result().status == "pass"
+    monkeypatch.setenv(isolation.OPT_OUT_ENV, "maybe")
+    with pytest.raises(ValueError, match="LIT_CODERL_SANDBOX"):
+        SandboxPool(workers=1)
