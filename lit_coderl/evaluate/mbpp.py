@@ -46,7 +46,7 @@ MIN_TIME_LIMIT_S = 1.0
 GT_TIME_LIMIT_FACTOR = 4.0
 TIMEOUT_PER_TASK_S = 60.0
 MEMORY_MB = 4096
-_GT_CACHE_VERSION = 2
+_GT_CACHE_VERSION = 3  # 3: digests of large outputs (codec.digest_value)
 _SANDBOX_SLACK_S = 1.0  # fork, loading the program and replying, beyond EvalPlus's own process timeout
 
 # --- EvalPlus 0.3.1 facts: special oracles and input deserialisation -------------------------------------------

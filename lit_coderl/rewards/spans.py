@@ -28,12 +28,51 @@ _FENCE_CLOSE = re.compile(r"\n?```")
 def token_char_offsets(tokenizer, token_ids: Sequence[int], text: str | None = None) -> list[tuple[int, int]]:
     """Character span of each token in ``decode(token_ids, skip_special_tokens=True)``.
 
-    Decodes every prefix in one batched call and takes the length of the part that agrees with the full text, so
-    byte-level BPE tokens that split a multi-byte character get the span of the character once it is complete.
+    A byte-level BPE token that splits a multi-byte character gets an empty span, and the token that completes the
+    character gets its span; special tokens get empty spans. Linear in the number of tokens: the tokenizer's own
+    streaming decoder (`tokenizers.decoders.DecodeStream`) yields each token's new text. Where that stream does not
+    reproduce ``text`` exactly (a slow tokenizer, decoder clean-up), `prefix_char_offsets` gives the same spans by
+    decoding every prefix (quadratic).
     """
     ids = [int(t) for t in token_ids]
     if text is None:
         text = tokenizer.decode(ids, skip_special_tokens=True)
+    if not ids:
+        return []
+    streamed = _stream_offsets(tokenizer, ids, text)
+    return streamed if streamed is not None else prefix_char_offsets(tokenizer, ids, text)
+
+
+def _stream_offsets(tokenizer, ids: list[int], text: str) -> list[tuple[int, int]] | None:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if "\ufffd" in text:  # bytes that never form a character: the stream attributes them differently
+        return None
+    try:
+        from tokenizers.decoders import DecodeStream
+    except ImportError:  # tokenizers < 0.21
+        return None
+    if backend is None:
+        return None
+    stream = DecodeStream(skip_special_tokens=True)
+    offsets, end = [], 0
+    for token in ids:
+        try:
+            chunk = stream.step(backend, token)
+        except Exception:  # an id outside the vocabulary, a decoder that cannot stream
+            return None
+        start = end
+        if chunk:
+            if text[end : end + len(chunk)] != chunk:
+                return None  # the stream and the full decode disagree: use the reference method
+            end += len(chunk)
+        offsets.append((start, end))
+    return offsets if end == len(text) else None
+
+
+def prefix_char_offsets(tokenizer, ids: Sequence[int], text: str) -> list[tuple[int, int]]:
+    """`token_char_offsets` by decoding every prefix in one batched call and taking the length of the part that
+    agrees with the full text (the reference method; quadratic in the number of tokens)."""
+    ids = [int(t) for t in ids]
     if not ids:
         return []
     prefixes = tokenizer.batch_decode([ids[: k + 1] for k in range(len(ids))], skip_special_tokens=True)

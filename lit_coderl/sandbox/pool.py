@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import select
 import shutil
 import signal
 import subprocess
@@ -135,15 +136,14 @@ class _Server:
         except (OSError, ValueError) as exc:
             return RunReply(status="crash", error=f"sandbox server unavailable: {exc}")
         deadline = time.monotonic() + wait_s
-        import select
-
+        poller = select.poll()  # not select(): the trainer may hold more than FD_SETSIZE descriptors
+        poller.register(self.reply_r, select.POLLIN | select.POLLHUP | select.POLLERR)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.kill()
                 return RunReply(status="timeout", error="sandbox server did not answer in time")
-            ready, _, _ = select.select([self.reply_r], [], [], remaining)
-            if not ready:
+            if not poller.poll(remaining * 1000):
                 continue
             chunk = os.read(self.reply_r, 1 << 20)
             if not chunk:

@@ -8,6 +8,7 @@ from lit_coderl.rewards.spans import (
     code_token_mask,
     extract_code_span,
     line_char_span,
+    prefix_char_offsets,
     rowcol_to_char,
     spread,
     token_char_offsets,
@@ -31,6 +32,29 @@ def test_offsets_special_tokens_have_zero_width(tiny_tokenizer):
     ids = tiny_tokenizer("x = 1", add_special_tokens=False)["input_ids"] + [tiny_tokenizer.eos_token_id]
     offsets = token_char_offsets(tiny_tokenizer, ids)
     assert offsets[-1] == (5, 5)
+
+
+def test_streamed_offsets_equal_the_prefix_decoding_reference(tiny_tokenizer, monkeypatch):
+    import random
+
+    import lit_coderl.rewards.spans as spans
+
+    rng = random.Random(0)
+    vocab, specials = len(tiny_tokenizer), tiny_tokenizer.all_special_ids
+    cases = [tiny_tokenizer(t, add_special_tokens=False)["input_ids"] for t in (
+        "def f(x):\n    return 'café' + \"北京\"  # 😀\n", "```python\nprint('héllo')\n```", "  \t\n", "ü😀😀x")]
+    for _ in range(200):  # arbitrary token soup: split multi-byte characters, stray bytes, special tokens
+        ids = [rng.randrange(vocab) for _ in range(rng.randrange(1, 40))]
+        if rng.random() < 0.3:
+            ids.insert(rng.randrange(len(ids)), rng.choice(specials))
+        cases.append(ids)
+    for ids in cases:
+        text = tiny_tokenizer.decode(ids, skip_special_tokens=True)
+        assert token_char_offsets(tiny_tokenizer, ids, text) == prefix_char_offsets(tiny_tokenizer, ids, text)
+    # real text never needs the quadratic reference
+    monkeypatch.setattr(spans, "prefix_char_offsets", lambda *a: pytest.fail("fell back to prefix decoding"))
+    for ids in cases[:4]:
+        token_char_offsets(tiny_tokenizer, ids)
 
 
 def test_extract_code_span():
