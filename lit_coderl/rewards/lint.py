@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from lit_coderl.rewards.base import RewardComponent
-from lit_coderl.rewards.spans import char_span_to_tokens, rowcol_to_char
+from lit_coderl.rewards.spans import LineIndex, char_span_to_tokens
 from lit_coderl.rollout import Rollout
 
 
@@ -110,6 +110,8 @@ class LintReward(RewardComponent):
         self.penalty, self.syntax_error_penalty, self.clean_bonus = penalty, syntax_error_penalty, clean_bonus
         self.builtins = builtins or []
         self._stats = {"diagnostics_per_sample": 0.0, "clean_share": 0.0}
+        self._executor = None
+        self._pending = None
 
     def rule_weight(self, rule: str | None) -> float:
         if not rule:
@@ -117,32 +119,58 @@ class LintReward(RewardComponent):
         matches = [p for p in self.rule_weights if rule.startswith(p)]
         return self.rule_weights[max(matches, key=len)] if matches else 1.0
 
+    def submit(self, rollout: Rollout) -> None:
+        """Start Ruff on the batch in a background thread (a subprocess: it runs while the model computes)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        codes = [rollout.code(i) for i in range(rollout.batch_size)]
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ruff")
+        self._pending = (id(rollout), self._executor.submit(run_ruff, codes, self.select, self.ignore, self.builtins))
+
+    def _diagnostics(self, rollout: Rollout) -> list[list[dict]]:
+        if self._pending is not None and self._pending[0] == id(rollout):
+            future, self._pending = self._pending[1], None
+            return future.result()
+        self._pending = None
+        codes = [rollout.code(i) for i in range(rollout.batch_size)]
+        return run_ruff(codes, self.select, self.ignore, self.builtins)
+
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        self._pending = None
+
     def score(self, rollout: Rollout) -> torch.Tensor:
         scores = rollout.zeros()
-        codes = [rollout.code(i) for i in range(rollout.batch_size)]
-        diagnostics = run_ruff(codes, self.select, self.ignore, self.builtins)
+        diagnostics = self._diagnostics(rollout)
         floor = min(self.penalty * max([1.0, *self.rule_weights.values()]), self.syntax_error_penalty)
         n_diag, n_clean = 0, 0
         for i, diags in enumerate(diagnostics):
             code_tokens = rollout.code_token_indices(i)
             if not code_tokens:
                 continue
+            code_set = set(code_tokens)
             text, (base, _) = rollout.texts[i], rollout.code_spans[i]
+            lines = LineIndex(text, base)
             hit: dict[int, float] = {}
             for diag in diags:
-                start = rowcol_to_char(text, diag["location"]["row"], diag["location"]["column"], base)
+                start = lines.char(diag["location"]["row"], diag["location"]["column"])
                 end_loc = diag.get("end_location") or diag["location"]
-                end = rowcol_to_char(text, end_loc["row"], end_loc["column"], base)
+                end = lines.char(end_loc["row"], end_loc["column"])
                 rule = diag.get("code")
                 is_syntax_error = rule in (None, "invalid-syntax", "syntax-error")
                 value = self.syntax_error_penalty if is_syntax_error else self.penalty * self.rule_weight(rule)
                 for t in char_span_to_tokens(rollout.offsets[i], start, end):
                     hit[t] = hit.get(t, 0.0) + value
+            row = scores[i].tolist()  # one tensor write per sample, not one per token
             for t in code_tokens:
-                scores[i, t] = max(hit[t], floor) if t in hit else self.clean_bonus
+                row[t] = max(hit[t], floor) if t in hit else self.clean_bonus
             for t, value in hit.items():  # a span can reach past the code (e.g. end of file): keep the penalty
-                if t not in code_tokens:
-                    scores[i, t] = max(value, floor)
+                if t < len(row) and t not in code_set:
+                    row[t] = max(value, floor)
+            scores[i] = torch.tensor(row, dtype=scores.dtype)
             n_diag += len(diags)
             n_clean += not diags
         self._stats = {

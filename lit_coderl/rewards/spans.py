@@ -12,6 +12,7 @@ Conventions:
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from typing import Literal
@@ -126,7 +127,16 @@ def char_span_to_tokens(offsets: Offsets, start: int, end: int) -> list[int]:
             if e > s and e <= start:
                 return [i]
         return []
-    return [i for i, (s, e) in enumerate(offsets) if e > s and s < end and e > start]
+    # token spans are contiguous and in order: jump to the first token ending after ``start`` (O(log T) per span)
+    first = bisect.bisect_right(offsets, start, key=lambda span: span[1])
+    tokens = []
+    for i in range(first, len(offsets)):
+        s, e = offsets[i]
+        if s >= end:
+            break
+        if e > s:
+            tokens.append(i)
+    return tokens
 
 
 def line_char_span(text: str, line: int, base: int = 0) -> tuple[int, int]:
@@ -136,6 +146,22 @@ def line_char_span(text: str, line: int, base: int = 0) -> tuple[int, int]:
         return base + len(text[base:]), base + len(text[base:])
     start = base + sum(len(x) + 1 for x in lines[: line - 1])
     return start, start + len(lines[line - 1])
+
+
+class LineIndex:
+    """Line starts of the text from ``base`` on, computed once, for many (row, column) → offset look-ups."""
+
+    def __init__(self, text: str, base: int = 0) -> None:
+        self.end = len(text)
+        self.starts = [base] + [i + 1 for i in range(base, len(text)) if text[i] == "\n"]
+
+    def char(self, row: int, col: int) -> int:
+        """`rowcol_to_char` in O(1)."""
+        if row < 1 or row > len(self.starts):
+            return self.end
+        start = self.starts[row - 1]
+        line_end = self.starts[row] - 1 if row < len(self.starts) else self.end
+        return min(start + max(col - 1, 0), line_end)
 
 
 def rowcol_to_char(text: str, row: int, col: int, base: int = 0) -> int:

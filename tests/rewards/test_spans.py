@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from lit_coderl.rewards.spans import (
+    LineIndex,
     char_span_to_tokens,
     code_token_mask,
     extract_code_span,
@@ -113,3 +114,17 @@ def test_rollout_from_texts(tiny_tokenizer):
     assert "def f():\n    return 1" in joined and "Sure" not in joined
     assert rollout.zeros().shape == rollout.response_ids.shape
     assert torch.all(rollout.response_mask[2, : len(idx)] >= 0)
+
+
+def test_line_index_and_token_lookup_match_the_linear_definitions():
+    text = "intro\n```python\ndef f(x):\n\n    return x  # é\n```\n"
+    base = text.index("def")
+    index = LineIndex(text, base)
+    for row in range(0, 8):
+        for col in range(0, 20):
+            assert index.char(row, col) == rowcol_to_char(text, row, col, base), (row, col)
+    offsets = [(0, 2), (2, 2), (2, 5), (5, 9), (9, 9), (9, 12)]
+    for start in range(0, 14):
+        for end in range(start + 1, 15):
+            expected = [i for i, (s, e) in enumerate(offsets) if e > s and s < end and e > start]
+            assert char_span_to_tokens(offsets, start, end) == expected
