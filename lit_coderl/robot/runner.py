@@ -10,8 +10,10 @@ factory makes the program text and the simulated robot.
   ``count_caught_errors`` (the training reward's default) a robot error counts even when the program catches it.
 - `InProcessRunner`: the original harness's in-process run, for simulator tests on trusted programs only.
 
-Both return a `harness.RunResult`. ``trace`` is parsed from the program's stdout, as the original harness does
-(so a program's own prints truncate or fake it there too); ``robot_trace`` is the simulator's own record.
+Both return a `harness.RunResult`. ``robot_trace`` is the simulator's own record of the API calls. ``trace`` is the
+original harness's view, which parses the program's stdout and stops at the first line that is not a trace line:
+sandboxed, it is the simulator's record up to the program's first own output, so a program's prints still end
+the trace as in the original, but a trace line the program prints itself is never taken for what the robot did.
 """
 
 from __future__ import annotations
@@ -64,18 +66,19 @@ def result_of_reply(reply, count_caught_errors: bool = False) -> RunResult:
     robot = reply.robot or {}
     robot_errors = [str(e) for e in robot.get("robot_errors") or []]
     robot_trace = parse_trace(str(robot.get("trace_text") or ""))
+    trace = parse_trace(str(robot.get("trace_until_print") or ""))
     done = reply.done if isinstance(reply.done, dict) else {}
-    stdout = str(done.get("stdout") or robot.get("stdout") or "")
+    stdout = str(robot.get("stdout") or "")
     if reply.status == "timeout":
-        return RunResult(status="timeout", stdout=stdout, trace=parse_trace(stdout), robot_trace=robot_trace,
+        return RunResult(status="timeout", stdout=stdout, trace=trace, robot_trace=robot_trace,
                          robot_errors=robot_errors)
     if reply.status != "ok" or done.get("status") not in ("ok", "error", "timeout"):
         error = f"SandboxError: {reply.status}: {reply.error or 'the program ended without finishing'}"
-        return RunResult(status="error", stdout=stdout, error=error, trace=parse_trace(stdout),
-                         robot_trace=robot_trace, robot_errors=robot_errors)
+        return RunResult(status="error", stdout=stdout, error=error, trace=trace, robot_trace=robot_trace,
+                         robot_errors=robot_errors)
     status, error = done["status"], done.get("error")
     line = done.get("error_line") if type(done.get("error_line")) is int else None
     if count_caught_errors and robot_errors and status == "ok":
         status, error, line = "error", robot_errors[0], None  # caught by the program: still a robot error
     return RunResult(status=status, stdout=stdout, error=str(error) if error is not None else None, error_line=line,
-                     trace=parse_trace(stdout), robot_trace=robot_trace, robot_errors=robot_errors)
+                     trace=trace, robot_trace=robot_trace, robot_errors=robot_errors)

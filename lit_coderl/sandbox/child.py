@@ -97,14 +97,25 @@ class _Output:
 
 
 def _load(job: dict, namespace: dict) -> bool:
+    # the test's setup code is compiled, and the builtins it will see copied, before the program runs: functions the
+    # setup defines keep builtins the program cannot rebind
+    try:
+        setup = compile(job["setup"], TEST_CODE_FILENAME, "exec") if job.get("setup") else None
+    except BaseException as exc:  # noqa: B036 - reported once the program has loaded, as before
+        setup = exc
+    setup_builtins = dict(builtins.__dict__)
     try:
         exec(compile(job["code"], USER_CODE_FILENAME, "exec"), namespace)
     except BaseException as exc:  # noqa: B036 - SystemExit too: the program did not load
         _send(b"L", {"ok": False, **_error(exc)})
         return False
-    if job.get("setup"):
+    if setup is not None:
         try:
-            exec(compile(job["setup"], TEST_CODE_FILENAME, "exec"), namespace)
+            if isinstance(setup, BaseException):
+                raise setup
+            setup_globals = {**namespace, "__builtins__": setup_builtins}
+            exec(setup, setup_globals)
+            namespace.update({k: v for k, v in setup_globals.items() if k != "__builtins__"})
         except BaseException as exc:  # noqa: B036
             _send(b"L", {"ok": True, "setup_error": describe_exception(exc), "line": user_error_line(exc)})
             return False

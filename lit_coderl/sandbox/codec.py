@@ -29,6 +29,8 @@ MAX_DEPTH = 256
 """Nesting deeper than this is refused (both ways)."""
 MAX_NODES = 200_000
 """`encode_item` sends a value with more nodes than this as its `digest_value` instead."""
+JOB_NODES = 400_000
+"""Nodes one job sends in full over all its values; later large values travel as digests."""
 MAX_FRAME_ITEMS = 4 * MAX_NODES
 """A frame with more JSON items than this (counted by its commas, before parsing) is refused: no value we send
 needs them, and parsing millions of tiny items would cost the reader far more memory than the frame's bytes."""
@@ -111,16 +113,23 @@ def encode_value(value: Any) -> Any:
         raise CodecError("value nested too deeply") from None
 
 
+_job_nodes = [JOB_NODES]
+
+
 def encode_item(value: Any) -> dict:
-    """``{"v": tree}``, or ``{"h": digest}`` when the value has more than `MAX_NODES` nodes (a 1.6M-tuple MBPP+
-    output would be a gigabyte of JSON; equal values have equal digests, see `digest_value`)."""
-    _budget[0] = MAX_NODES
+    """``{"v": tree}``, or ``{"h": digest}`` when the value has more than `MAX_NODES` nodes or the job has already
+    sent `JOB_NODES` nodes in full (a 1.6M-tuple MBPP+ output would be a gigabyte of JSON; equal values have equal
+    digests, see `digest_value`). Called in a job child, where the job budget starts full."""
+    limit = min(MAX_NODES, _job_nodes[0])
+    _budget[0] = limit
     try:
-        return {"v": _enc(value, 0)}
+        tree = _enc(value, 0)
     except RecursionError:
         raise CodecError("value nested too deeply") from None
     except _TooBig:
         return {"h": digest_value(value)}
+    _job_nodes[0] -= limit - _budget[0]
+    return {"v": tree}
 
 
 class Digest(str):
@@ -275,7 +284,7 @@ def _no_flood(items: list) -> list:
         except TypeError:
             continue
         seen = first.setdefault(h, item)
-        if seen is not item and type(seen) is type(item) and seen != item:
+        if seen is not item and not values_equal(seen, item):
             collisions += 1
             if collisions > COLLISION_LIMIT:
                 raise CodecError("too many distinct values with colliding hashes")
@@ -361,10 +370,12 @@ def _check_items(body: bytes, limit: int) -> None:
 class FrameBuffer:
     """Incremental frame parser for a non-blocking reader, with a cap per frame and on the total bytes taken."""
 
-    def __init__(self, max_frame: int, max_total: int, max_items: int = 0) -> None:
+    def __init__(self, max_frame: int, max_total: int, max_items: int = 0, max_total_items: int = 0) -> None:
         self.max_frame = max_frame
         self.max_total = max_total
         self.max_items = max_items
+        self.max_total_items = max_total_items
+        self.items = 0
         self.total = 0
         self._buffer = bytearray()
 
@@ -384,6 +395,10 @@ class FrameBuffer:
             body = bytes(self._buffer[HEADER.size : HEADER.size + length])
             del self._buffer[: HEADER.size + length]
             _check_items(body, self.max_items)
+            if self.max_total_items:
+                self.items += body.count(b",")
+                if self.items > self.max_total_items:
+                    raise FrameError(f"more than {self.max_total_items} items in all")
             try:
                 frames.append((tag, loads(body)))
             except CodecError as exc:

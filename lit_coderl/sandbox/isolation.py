@@ -93,8 +93,9 @@ def _readonly_paths() -> list[str]:
     return kept
 
 
-def bwrap_command(argv: list[str], env: dict[str, str]) -> list[str]:
-    """The bwrap command line that runs ``argv`` isolated (see the module docstring)."""
+def bwrap_command(argv: list[str], env: dict[str, str], seccomp_fd: int | None = None) -> list[str]:
+    """The bwrap command line that runs ``argv`` isolated (see the module docstring); ``seccomp_fd`` reads the filter
+    of `seccomp.py`."""
     cmd = [
         bwrap_binary(), "--unshare-all", "--unshare-user", "--disable-userns", "--as-pid-1",
         "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
@@ -117,6 +118,8 @@ def bwrap_command(argv: list[str], env: dict[str, str]) -> list[str]:
             "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
     for key, value in env.items():
         cmd += ["--setenv", key, value]
+    if seccomp_fd is not None:
+        cmd += ["--seccomp", str(seccomp_fd)]
     return cmd + ["--", *argv]
 
 
@@ -140,7 +143,7 @@ _DROP_PRIVILEGES = (
 )
 
 
-def sandbox_command(argv: list[str], env: dict[str, str]) -> list[str]:
+def sandbox_command(argv: list[str], env: dict[str, str], seccomp_fd: int | None = None) -> list[str]:
     """The command that runs ``argv`` isolated: `bwrap_command`, started as an unprivileged user.
 
     Run as root, bwrap would map the sandbox's user to root outside, and the kernel exempts root from
@@ -148,7 +151,7 @@ def sandbox_command(argv: list[str], env: dict[str, str]) -> list[str]:
     in which the folders the sandbox reads are visible to other users (a fresh ``/root`` holding only the bound
     interpreter, say), drops to ``nobody`` there and starts the real, unprivileged sandbox from it.
     """
-    inner = bwrap_command(argv, env)
+    inner = bwrap_command(argv, env, seccomp_fd)
     if os.geteuid() != 0:
         return inner
     needed = [p for p in (*_readonly_paths(), os.path.dirname(inner[0])) if _hidden_ancestor(p)]
@@ -169,6 +172,20 @@ def sandbox_command(argv: list[str], env: dict[str, str]) -> list[str]:
     return [*outer, "--", python_executable(), "-I", "-S", "-c", dropper, *inner]
 
 
+def spawn(argv: list[str], env: dict[str, str], **popen: object) -> subprocess.Popen:
+    """Start ``argv`` in the sandbox (`sandbox_command`, with the seccomp filter fed through a pipe)."""
+    from lit_coderl.sandbox.seccomp import filter_bytes
+
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, filter_bytes())  # a few hundred bytes: fits the pipe's buffer
+        os.close(write_fd)
+        cmd = sandbox_command(argv, env, seccomp_fd=read_fd)
+        return subprocess.Popen(cmd, pass_fds=(read_fd,), env={"PATH": env.get("PATH", "/usr/bin:/bin")}, **popen)
+    finally:
+        os.close(read_fd)
+
+
 @cache
 def check_isolation() -> None:
     """Start one isolated ``python -c`` that checks its own isolation; `IsolationUnavailable` when it cannot."""
@@ -177,14 +194,23 @@ def check_isolation() -> None:
         f"assert os.getuid() == {SANDBOX_UID}, os.getuid()\n"
         "assert open('/proc/self/status').read().count('CapEff:\\t0000000000000000') == 1\n"
         "assert [p for p in os.listdir('/proc') if p.isdigit()] == ['1']\n"
+        "import socket\ntry:\n    socket.socket(socket.AF_UNIX)\nexcept OSError:\n    pass\n"
+        "else:\n    sys.exit('Unix sockets not filtered')\n"
         "import resource\nresource.setrlimit(resource.RLIMIT_NPROC, (1, 1))\n"
         "try:\n    os.fork()\nexcept OSError:\n    pass\nelse:\n    sys.exit('RLIMIT_NPROC does not bind')\n"
         "try:\n    open('/usr/lit_coderl_probe', 'w')\nexcept OSError:\n    pass\n"
         "else:\n    sys.exit('writable /usr')\n"
     )
-    cmd = sandbox_command([os.path.realpath(sys.executable), "-I", "-S", "-c", probe], {"PATH": "/usr/bin:/bin"})
+    argv = [os.path.realpath(sys.executable), "-I", "-S", "-c", probe]
     try:
-        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        process = spawn(argv, {"PATH": "/usr/bin:/bin"}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE)
+        try:
+            stdout, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+        done = subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise IsolationUnavailable(
             f"bubblewrap could not start: {exc}. To run generated code WITHOUT isolation (unsafe), set "

@@ -115,13 +115,12 @@ class _Server:
         path = codec.dumps(isolation.import_path()).decode()
         argv = [isolation.python_executable(), "-I", "-S", "-c", BOOTSTRAP, path, codec.dumps(list(preload)).decode(),
                 scratch, "1" if isolated else "0"]
-        env = server_env()
+        streams = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL,
+                   "start_new_session": True}
         if isolated:
-            argv, env = isolation.sandbox_command(argv, env), {"PATH": env["PATH"]}
-        self.process = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-            start_new_session=True, cwd=self.host_scratch or "/",
-        )
+            self.process = isolation.spawn(argv, server_env(), cwd="/", **streams)
+        else:
+            self.process = subprocess.Popen(argv, env=server_env(), cwd=self.host_scratch, **streams)
         self.request_w = self.process.stdin.fileno()
         self.reply_r = self.process.stdout.fileno()
         self.buffer = codec.FrameBuffer(MAX_REPLY_BYTES, 1 << 62)

@@ -83,6 +83,7 @@ class _RobotSession:
         self.trace_text: list[str] = []
         self.robot_errors: list[str] = []
         self.calls = 0
+        self.printed_at: int | None = None
 
     def _keep(self, text: str) -> None:
         room = self.max_chars - self.size
@@ -92,7 +93,10 @@ class _RobotSession:
 
     def call(self, body: dict) -> dict:
         self.calls += 1
-        self._keep(str(body.get("o") or ""))
+        printed = str(body.get("o") or "")
+        self._keep(printed)
+        if printed and self.printed_at is None:
+            self.printed_at = len(self.trace_text)  # the original parser stops at the program's first own line
         name = body.get("m")
         capture, saved = io.StringIO(), sys.stdout
         reply: dict[str, Any]
@@ -120,8 +124,10 @@ class _RobotSession:
         return reply
 
     def summary(self) -> dict:
+        until = "".join(self.trace_text[: self.printed_at] if self.printed_at is not None else self.trace_text)
         return {"stdout": "".join(self.stdout), "trace_text": "".join(self.trace_text)[: self.max_chars],
-                "robot_errors": self.robot_errors[:100], "calls": self.calls}
+                "trace_until_print": until[: self.max_chars], "robot_errors": self.robot_errors[:100],
+                "calls": self.calls}
 
 
 def _cleanup(child: int, scratch: str, isolated: bool) -> None:
@@ -275,7 +281,8 @@ def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: in
         deadline = start + float(job["world_timeout_s"]) + KILL_GRACE_S
     time_limits = job.get("time_limits") or []
     item_deadline = None  # MBPP+: each input's own limit, from the end of the previous one
-    buffer = codec.FrameBuffer(MAX_CHILD_FRAME, MAX_CHILD_TOTAL, codec.MAX_FRAME_ITEMS)
+    # items in all: the values sent in full (JOB_NODES) and the job's other frames (robot requests, one per call)
+    buffer = codec.FrameBuffer(MAX_CHILD_FRAME, MAX_CHILD_TOTAL, codec.MAX_FRAME_ITEMS, 2 * codec.JOB_NODES)
     stderr = bytearray()
     cap = int(limits.max_output_bytes)
     load = done = None
@@ -373,6 +380,10 @@ def serve(preload: list[str], scratch: str, isolated: bool) -> None:
         except Exception:  # a missing optional module only costs speed
             pass
     os.makedirs(scratch, exist_ok=True)
+    import gc
+
+    gc.collect()
+    gc.freeze()  # the warm imports stay out of the children's collections: fewer copy-on-write page faults per fork
     while True:
         try:
             received = codec.read_frame(0, MAX_JOB_FRAME)

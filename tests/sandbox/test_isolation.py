@@ -60,3 +60,20 @@ def test_missing_isolation_is_a_clear_error_and_the_opt_out_is_explicit(monkeypa
     monkeypatch.setenv(isolation.OPT_OUT_ENV, "maybe")
     with pytest.raises(ValueError, match="LIT_CODERL_SANDBOX"):
         SandboxPool(workers=1)
+
+
+def test_the_seccomp_filter_refuses_unix_sockets_only():
+    import struct
+
+    from lit_coderl.sandbox import seccomp
+
+    program = seccomp.filter_bytes()
+    assert len(program) % 8 == 0
+    returns = {struct.unpack("<HBBI", program[i : i + 8])[3] for i in range(0, len(program), 8)
+               if struct.unpack("<HBBI", program[i : i + 8])[0] == 0x06}
+    assert returns == {seccomp.RET_ALLOW, seccomp.RET_DENY}
+    code = ("import socket\nfor family in (socket.AF_UNIX, socket.AF_INET):\n    try:\n"
+            "        socket.socket(family).close()\n        print(family.name, 'ok')\n    except OSError as exc:\n"
+            "        print(family.name, exc.errno)\n")
+    with SandboxPool(workers=1, limits=Limits(timeout_s=5, memory_mb=512)) as pool:
+        assert pool.submit_exec(code).result().stdout == "AF_UNIX 13\nAF_INET ok\n"  # EACCES; no network anyway
