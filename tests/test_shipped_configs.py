@@ -46,6 +46,8 @@ def test_a_path_wins_over_a_shipped_name(tmp_path, monkeypatch):
     (tmp_path / "demo.yaml").write_text("seed_everything: 1\n")
     assert resolve_config("demo.yaml") == "demo.yaml"
     assert resolve_config("nope.yaml") == "nope.yaml"  # unknown: the parser reports the missing file
+    with pytest.raises(FileNotFoundError, match="no shipped config of that name"):
+        resolve_config_args(["fit", "--config", "nope.yaml"])
     args = ["fit", "--config", "robo", "-c", "strategies/ddp", "--config=demo.yaml", "--x", "1"]
     assert resolve_config_args(args) == [
         "fit", "--config", str(CONFIG_DIR / "robo.yaml"), "-c", str(CONFIG_DIR / "strategies/ddp.yaml"),

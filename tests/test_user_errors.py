@@ -31,7 +31,7 @@ def run_error(capsys, *args: str) -> str:
         (["--model.ppo.klcoef", "0.3"], "error: unrecognized arguments: --model.ppo.klcoef"),
         (["--optimizer", "torch.optim.SGD"], "error: unrecognized arguments: --optimizer"),
         (["--lr_scheduler", "torch.optim.lr_scheduler.StepLR"], "error: unrecognized arguments: --lr_scheduler"),
-        (["--config", "no-such-config.yaml"], "error: Parser key \"config\""),
+        (["--config", "no-such-config.yaml"], "error: --config no-such-config.yaml: no such file, and no shipped"),
     ],
 )
 def test_user_error_is_the_first_line(capsys, args, first_line):

@@ -33,17 +33,30 @@ def resolve_config(value: str) -> str:
     return str(path) if path is not None else value
 
 
+def _resolve_existing(value: str) -> str:
+    resolved = resolve_config(value)
+    if not Path(resolved).expanduser().exists():
+        raise FileNotFoundError(
+            f"--config {value}: no such file, and no shipped config of that name "
+            f"(shipped: {', '.join(shipped_configs())}; `python -m lit_coderl configs` describes them)"
+        )
+    return resolved
+
+
 def resolve_config_args(args: list[str]) -> list[str]:
-    """``args`` with every ``--config X`` / ``--config=X`` / ``-c X`` value passed through `resolve_config`."""
+    """``args`` with every ``--config X`` / ``--config=X`` / ``-c X`` value passed through `resolve_config`.
+
+    Raises `FileNotFoundError` for a value that is neither a file nor a shipped config's name.
+    """
     out, i = [], 0
     while i < len(args):
         arg = args[i]
         if arg in ("--config", "-c") and i + 1 < len(args):
-            out += [arg, resolve_config(args[i + 1])]
+            out += [arg, _resolve_existing(args[i + 1])]
             i += 2
             continue
         if arg.startswith("--config="):
-            arg = "--config=" + resolve_config(arg.split("=", 1)[1])
+            arg = "--config=" + _resolve_existing(arg.split("=", 1)[1])
         out.append(arg)
         i += 1
     return out
