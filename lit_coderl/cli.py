@@ -161,4 +161,4 @@ def main(argv: list[str] | None = None) -> None:
     except USER_ERRORS as err:
         if _debug():
             raise
-        raise UserError(str(err)) from None
+        raise UserError(f"{err}\n(LIT_CODERL_DEBUG=1 shows the traceback)") from None
