@@ -5,8 +5,8 @@ Runs a config (default: the offline robot demo) once per (placement, seed) throu
 mean reaches it), the final success rate (mean of the last 5 iterations), and a PNG of success vs iteration with the
 seed band (min–max) of each arm.
 
-    python benchmarks/dense_vs_eos.py                   # robot demo (configs/demo.yaml), 3 seeds × 2 arms
-    python benchmarks/dense_vs_eos.py --arm python      # MBPP train prompts, unit-test reward (configs/mbpp-tiny.yaml)
+    python benchmarks/dense_vs_eos.py                   # robot demo (shipped config demo.yaml), 3 seeds × 2 arms
+    python benchmarks/dense_vs_eos.py --arm python      # MBPP train prompts, unit-test reward (shipped mbpp-tiny.yaml)
 
 The python arm starts from ``.bench/mbpp-coder``, the tiny model warm-started on MBPP train by
 ``benchmarks/mbpp_warmstart.py`` (run first when missing, ~15 min): the embedded tiny model passes no MBPP test, so
@@ -28,12 +28,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "lit_coderl" / "configs"  # the shipped configs (package data)
 
 
 ARMS = {
-    "robot": {"config": REPO / "configs" / "demo.yaml", "metric": "reward/simulator/success_rate", "model": None},
+    "robot": {"config": CONFIGS / "demo.yaml", "metric": "reward/simulator/success_rate", "model": None},
     "python": {
-        "config": REPO / "configs" / "mbpp-tiny.yaml",
+        "config": CONFIGS / "mbpp-tiny.yaml",
         "metric": "reward/unit_tests/pass_rate",
         "model": REPO / ".bench" / "mbpp-coder",
     },

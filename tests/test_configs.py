@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from lit_coderl.cli import _lightning_cli, main
+from lit_coderl.configs import CONFIG_DIR as CONFIGS
 from lit_coderl.ppo import PPOConfig
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 CPU = ["--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.precision", "32"]
 
 
@@ -60,11 +60,15 @@ def test_demo_config_builds_with_the_embedded_model():
     assert reward_weights(cli)
 
 
-def test_robo_config_fails_only_at_the_hub(monkeypatch):
+def test_robo_config_fails_only_at_the_hub(monkeypatch, capsys):
     # what an unreachable hub looks like, without waiting for network timeouts (the flag is read at import time)
     import huggingface_hub.constants
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(OSError, match=r"(?s)could not load 'Qwen/Qwen2.5-Coder-1.5B-Instruct'.*hub may be unreachable"):
-        main(["fit", "--config", str(CONFIGS / "robo.yaml"), *CPU])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", "robo.yaml", *CPU])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: could not load 'Qwen/Qwen2.5-Coder-1.5B-Instruct'") and "Traceback" not in err
+    assert "hub may be unreachable" in err

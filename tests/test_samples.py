@@ -40,6 +40,14 @@ def test_wandb_offline_run_has_curves_and_table(tmp_path, random_model_dir, monk
     assert tables, "no samples table logged"
     table = json.loads(tables[0].read_text())
     assert "heatmap" in table["columns"] and "syntax" in table["columns"]
+    # the heat-maps are HTML media files of the run, and the table's heatmap column references them by path
+    media = sorted(runs[0].glob("files/media/html/samples_heatmap_*.html"))
+    assert media, "no HTML media saved"
+    column = table["columns"].index("heatmap")
+    for row in table["data"]:
+        assert row[column] != "Html" and (runs[0] / "files" / row[column]).is_file()
+        page = (runs[0] / "files" / row[column]).read_text(encoding="utf-8")
+        assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page and "<span" in page
 
 
 def test_export_load_evaluate_round_trip(tmp_path, random_model_dir, data_dir, capsys):

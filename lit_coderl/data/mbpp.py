@@ -16,7 +16,8 @@ from typing import Any, Literal
 from lit_coderl.data.base import TaskRow, TaskSource, read_jsonl, require_fields
 from lit_coderl.rewards.spans import extract_code_span
 
-DEFAULT_DATA_DIR = Path("../shared/data")
+#: no fixed folder: resolved by `lit_coderl.data.benchmarks.resolve_data_dir` (LIT_CODERL_DATA_DIR, user cache, fetch)
+DEFAULT_DATA_DIR = None
 
 #: MBPP's upstream split by task id (inclusive ranges)
 MBPP_SPLITS: dict[str, tuple[int, int]] = {
@@ -111,7 +112,8 @@ class MBPP(TaskSource):
 
     Args:
         split: ``train`` (task ids 601–974), ``test`` (11–510), ``validation`` (511–600) or ``prompt`` (1–10).
-        data_dir: Folder holding ``mbpp/mbpp.jsonl`` (or ``mbpp.jsonl``), for ``source: local``.
+        data_dir: Folder holding ``mbpp/mbpp.jsonl`` (or ``mbpp.jsonl``), for ``source: local``; default: resolved
+            (``$LIT_CODERL_DATA_DIR``, the user cache, else fetched: ``python -m lit_coderl data fetch mbpp``).
         source: ``local`` reads the JSONL file; ``hub`` loads ``google-research-datasets/mbpp`` with `datasets`.
         task_ids: Explicit ids (overrides ``split``).
         limit: Keep only the first ``limit`` rows.
@@ -120,7 +122,7 @@ class MBPP(TaskSource):
     def __init__(
         self,
         split: Literal["train", "test", "validation", "prompt"] = "train",
-        data_dir: Path | str = DEFAULT_DATA_DIR,
+        data_dir: Path | str | None = DEFAULT_DATA_DIR,
         source: Literal["local", "hub"] = "local",
         task_ids: list[int] | None = None,
         limit: int | None = None,
@@ -129,7 +131,8 @@ class MBPP(TaskSource):
             raise ValueError(f"unknown MBPP split {split!r}; choose one of {', '.join(MBPP_SPLITS)}")
         if source not in ("local", "hub"):
             raise ValueError(f"source must be 'local' or 'hub', got {source!r}")
-        self.split, self.data_dir, self.source = split, Path(data_dir), source
+        self.split, self.source = split, source
+        self.data_dir = Path(data_dir) if data_dir is not None else None
         self.task_ids = [int(t) for t in task_ids] if task_ids is not None else None
         self.limit = limit
 
@@ -138,7 +141,12 @@ class MBPP(TaskSource):
         if self.source == "hub":
             hub = _load_hub("google-research-datasets/mbpp", "full")
             return [dict(r) for part in hub.values() for r in part], "hub:google-research-datasets/mbpp"
-        path = find_data_file(self.data_dir, "mbpp/mbpp.jsonl", "mbpp.jsonl")
+        data_dir = self.data_dir
+        if data_dir is None or not (data_dir / "mbpp.jsonl").is_file():
+            from lit_coderl.data.benchmarks import resolve_data_dir
+
+            data_dir = resolve_data_dir("mbpp", data_dir)
+        path = find_data_file(data_dir, "mbpp/mbpp.jsonl", "mbpp.jsonl")
         return read_jsonl(path), str(path)
 
     def load(self) -> list[TaskRow]:
@@ -258,6 +266,9 @@ class JsonlTasks(TaskSource):
         limit: int | None = None,
     ) -> None:
         self.path = Path(path)
+        from lit_coderl.data.benchmarks import refuse_evaluation_only
+
+        refuse_evaluation_only(self.path, type(self).__name__)  # RoboEval's licence forbids training on it
         self.fields = dict(fields or {})
         unknown = set(self.fields) - set(self.ROW_FIELDS)
         if unknown:

@@ -6,7 +6,9 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-DEFAULT_DATA_DIR = Path("../shared/data")
+#: no fixed folder: `lit_coderl.data.benchmarks.resolve_data_dir` looks in LIT_CODERL_DATA_DIR, the user cache, then
+#: fetches from upstream (``python -m lit_coderl data fetch KIND``)
+DEFAULT_DATA_DIR = None
 
 
 class Evaluator(ABC):
@@ -21,10 +23,26 @@ class Evaluator(ABC):
     #: generation defaults for ``--model`` (the paper's inference settings unless a benchmark says otherwise)
     generation: dict[str, Any] = {"temperature": 0.01, "top_p": 0.95, "max_new_tokens": 1024}
 
-    def __init__(self, data_dir: Path | str = DEFAULT_DATA_DIR, workers: int | None = None, **options: Any) -> None:
-        self.data_dir = Path(data_dir)
+    def __init__(
+        self, data_dir: Path | str | None = DEFAULT_DATA_DIR, workers: int | None = None, **options: Any
+    ) -> None:
+        self.data_dir = data_dir
         self.workers = workers
         self.options = options
+
+    @property
+    def data_dir(self) -> Path:
+        """The benchmark's data folder, resolved on first use (explicit folder, env var, user cache, upstream)."""
+        if self._data_dir is None:
+            from lit_coderl.data.benchmarks import resolve_data_dir
+
+            self._data_dir = resolve_data_dir(self.kind, self._explicit_data_dir)
+        return self._data_dir
+
+    @data_dir.setter
+    def data_dir(self, value: Path | str | None) -> None:
+        self._explicit_data_dir = Path(value).expanduser() if value is not None else None
+        self._data_dir = None
 
     @abstractmethod
     def tasks(self) -> dict[str, dict[str, Any]]:

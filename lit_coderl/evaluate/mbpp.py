@@ -38,6 +38,7 @@ from lit_coderl.sandbox.judge import call_values
 FEW_SHOT_TASKS = (2, 3, 4)
 """The paper's 3-shot MBPP prompt uses tasks 2, 3 and 4."""
 
+RELEASE_FILE = "mbppplus/MbppPlus-v0.2.0.jsonl"  # the v0.2.0 release (python -m lit_coderl data fetch mbppplus)
 DEV_FILE = "mbppplus/MbppPlus-dev-767efcc.jsonl"
 V020_IDS_FILE = "mbppplus/v0.2.0_task_ids.txt"
 DEV_LABEL = "MBPP+ pre-release dev file MbppPlus-dev-767efcc (not the v0.2.0 release; development use only)"
@@ -336,7 +337,8 @@ class MBPPPlusEvaluator(Evaluator):
     """MBPP+ under EvalPlus 0.3.1 rules on the pre-release dev file (base and plus pass@1).
 
     Args:
-        data_dir: Folder holding ``mbppplus/MbppPlus-dev-767efcc.jsonl`` and ``mbppplus/v0.2.0_task_ids.txt``.
+        data_dir: Folder holding ``mbppplus/MbppPlus-v0.2.0.jsonl`` (the release) or the dev snapshot
+            ``mbppplus/MbppPlus-dev-767efcc.jsonl`` + ``mbppplus/v0.2.0_task_ids.txt``; default: resolved.
         workers: Parallel sandbox processes (default: CPU count).
         all_tasks: Use all 399 tasks of the dev file instead of the 378 ids of v0.2.0.
         cache_dir: Where expected outputs are cached (keyed by the data file's hash); ``None`` disables the cache.
@@ -370,10 +372,10 @@ class MBPPPlusEvaluator(Evaluator):
 
     def tasks(self) -> dict[str, dict[str, Any]]:
         if self._tasks is None:
-            path = _data().find_data_file(self.data_dir, DEV_FILE)
+            path = _data().find_data_file(self.data_dir, RELEASE_FILE, DEV_FILE)
             self._data_hash = hashlib.sha256(path.read_bytes()).hexdigest()
             rows = _data().read_jsonl(path)
-            if not self.all_tasks:
+            if not self.all_tasks and path.name != Path(RELEASE_FILE).name:  # the release holds v0.2.0 only
                 ids = set(_data().find_data_file(self.data_dir, V020_IDS_FILE).read_text().split())
                 rows = [r for r in rows if r["task_id"] in ids]
             tasks = {}
@@ -553,8 +555,9 @@ class MBPPPlusEvaluator(Evaluator):
             plus[task_number(r["task_id"])].append(bool(r.get("plus")))
         statuses = Counter((r.get("base_status"), r.get("plus_status")) for r in results)
         scope = "all 399 dev-file tasks" if self.all_tasks else "the 378 v0.2.0 task ids"
+        release = (Path(self.data_dir) / RELEASE_FILE).is_file()
         lines = [
-            f"{DEV_LABEL}, {scope}",
+            "MBPP+ v0.2.0 release (evalplus)" if release else f"{DEV_LABEL}, {scope}",
             f"{'samples':>8} {'tasks':>6} {'base pass@1':>12} {'plus pass@1':>12}",
             f"{len(results):>8} {len(base):>6} {_pass_at_1(base):>12.4f} {_pass_at_1(plus):>12.4f}",
             "status (base/plus): " + ", ".join(f"{b}/{p} {n}" for (b, p), n in sorted(statuses.items(), key=str)),

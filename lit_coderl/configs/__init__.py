@@ -1,0 +1,84 @@
+"""The shipped configs: YAML files inside the package, found by name wherever the user stands.
+
+``--config X`` takes ``X`` as a path when that file exists, else as the name of a shipped config: ``robo.yaml``,
+``robo``, ``demo``, ``strategies/ddp`` (``configs/robo.yaml``, the form a checkout's old README used, works too).
+``python -m lit_coderl configs`` lists them with the first sentence of each file's leading comment.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+#: the folder of the shipped YAML files (package data: present in a wheel as in a checkout)
+CONFIG_DIR = Path(__file__).resolve().parent
+
+
+def shipped_configs() -> dict[str, Path]:
+    """Shipped configs by name (``demo``, ``strategies/ddp``), sorted, run configs before overlays."""
+    files = sorted(CONFIG_DIR.rglob("*.yaml"), key=lambda p: (len(p.relative_to(CONFIG_DIR).parts), str(p)))
+    return {p.relative_to(CONFIG_DIR).with_suffix("").as_posix(): p for p in files}
+
+
+def resolve_config(value: str) -> str:
+    """A path to an existing file is returned as given; otherwise the shipped config of that name, if any.
+
+    Unknown names are returned unchanged, so the parser reports the missing file with its own message.
+    """
+    if Path(value).expanduser().exists():
+        return value
+    name = value.removeprefix("./").removeprefix("configs/").removeprefix("lit_coderl/configs/")
+    name = name[: -len(".yaml")] if name.endswith(".yaml") else name.removesuffix(".yml")
+    path = shipped_configs().get(name)
+    return str(path) if path is not None else value
+
+
+def _resolve_existing(value: str) -> str:
+    resolved = resolve_config(value)
+    if not Path(resolved).expanduser().exists():
+        raise FileNotFoundError(
+            f"--config {value}: no such file, and no shipped config of that name "
+            f"(shipped: {', '.join(shipped_configs())}; `python -m lit_coderl configs` describes them)"
+        )
+    return resolved
+
+
+def resolve_config_args(args: list[str]) -> list[str]:
+    """``args`` with every ``--config X`` / ``--config=X`` / ``-c X`` value passed through `resolve_config`.
+
+    Raises `FileNotFoundError` for a value that is neither a file nor a shipped config's name.
+    """
+    out, i = [], 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("--config", "-c") and i + 1 < len(args):
+            out += [arg, _resolve_existing(args[i + 1])]
+            i += 2
+            continue
+        if arg.startswith("--config="):
+            arg = "--config=" + _resolve_existing(arg.split("=", 1)[1])
+        out.append(arg)
+        i += 1
+    return out
+
+
+def purpose(path: Path) -> str:
+    """The first sentence (up to ``:`` or ``.``) of the file's leading comment."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        text = line.lstrip("# ").strip()
+        if line.startswith("#") and text:
+            return re.split(r"[:.](?:\s|$)", text, maxsplit=1)[0].strip()
+        if line.strip() and not line.startswith("#"):
+            break
+    return ""
+
+
+def list_configs() -> str:
+    """The text of ``python -m lit_coderl configs``."""
+    configs = shipped_configs()
+    width = max(len(name) for name in configs)
+    lines = [f"  {name:<{width}}  {purpose(path)}" for name, path in configs.items()]
+    return (
+        "Shipped configs (use by name: python -m lit_coderl fit --config NAME; overlays stack: --config robo "
+        "--config strategies/ddp)\n" + "\n".join(lines) + f"\n\nfiles: {CONFIG_DIR}"
+    )

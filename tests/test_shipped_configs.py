@@ -1,0 +1,92 @@
+"""Shipped configs live in the package and resolve by name from any directory (issue 16)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lit_coderl.cli import main
+from lit_coderl.configs import CONFIG_DIR, list_configs, resolve_config, resolve_config_args, shipped_configs
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_configs_are_package_data():
+    assert CONFIG_DIR == REPO / "lit_coderl" / "configs"
+    names = set(shipped_configs())
+    assert {"demo", "demo-python", "mbpp", "mbpp-tiny", "robo", "strategies/ddp", "strategies/deepspeed_zero2"} <= names
+    assert not (REPO / "configs").exists(), "one source of truth: no second copy at the repo root"
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert '"configs/*.yaml"' in pyproject and '"configs/**/*.yaml"' in pyproject
+
+
+@pytest.mark.parametrize(
+    "given, name",
+    [
+        ("robo.yaml", "robo.yaml"),
+        ("robo", "robo.yaml"),
+        ("demo", "demo.yaml"),
+        ("configs/demo.yaml", "demo.yaml"),  # the old checkout path keeps working
+        ("strategies/ddp", "strategies/ddp.yaml"),
+        ("strategies/ddp.yaml", "strategies/ddp.yaml"),
+    ],
+)
+def test_names_resolve_to_shipped_files(given, name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert Path(resolve_config(given)) == CONFIG_DIR / name
+
+
+def test_a_path_wins_over_a_shipped_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demo.yaml").write_text("seed_everything: 1\n")
+    assert resolve_config("demo.yaml") == "demo.yaml"
+    assert resolve_config("nope.yaml") == "nope.yaml"  # unknown: the parser reports the missing file
+    with pytest.raises(FileNotFoundError, match="no shipped config of that name"):
+        resolve_config_args(["fit", "--config", "nope.yaml"])
+    args = ["fit", "--config", "robo", "-c", "strategies/ddp", "--config=demo.yaml", "--x", "1"]
+    assert resolve_config_args(args) == [
+        "fit", "--config", str(CONFIG_DIR / "robo.yaml"), "-c", str(CONFIG_DIR / "strategies/ddp.yaml"),
+        "--config=demo.yaml", "--x", "1",
+    ]  # fmt: skip
+
+
+def test_configs_command_lists_each_with_its_purpose(capsys):
+    main(["configs"])
+    out = capsys.readouterr().out
+    assert out == list_configs() + "\n"
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert "Offline CPU demo (robot programs)" in lines["demo"]
+    assert "Table 4" in lines["robo"] and "DDP" in lines["strategies/ddp"]
+
+
+def test_robo_by_name_prints_the_paper_config_from_anywhere(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", "robo.yaml", "--config", "strategies/ddp", "--print_config"])
+    assert exit_info.value.code == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["model"]["ppo"]["kl_coef"] == 0.9 and printed["model"]["learning_rate"] == 1e-6
+    assert printed["model"]["model"]["name_or_path"] == "Qwen/Qwen2.5-Coder-1.5B-Instruct"
+    assert printed["trainer"]["strategy"] == "ddp"  # the overlay resolved by name too
+    assert "optimizer" not in printed and "lr_scheduler" not in printed
+
+
+def test_console_script_is_python_m():
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert 'lit-coderl = "lit_coderl.cli:main"' in pyproject
+    main_py = (REPO / "lit_coderl" / "__main__.py").read_text()
+    assert "from lit_coderl.cli import main" in main_py
+
+
+def test_python_m_from_an_empty_directory(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "lit_coderl", "configs"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert str(REPO / "lit_coderl" / "configs") in done.stdout
