@@ -115,10 +115,28 @@ class CodeRLModule(L.LightningModule):
             weight_decay=self.weight_decay,
             # one fused kernel per step instead of a Python loop over tensors: ~7x faster on CPU for the tiny model,
             # and what CUDA runs best too; other devices keep torch's default implementation
-            fused=True if _fused_adamw_supported(policy_params + value_params) else None,
+            fused=True if self._fused_adamw_ok(policy_params + value_params) else None,
         )
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def _fused_adamw_ok(self, params: list[torch.Tensor]) -> bool:
+        # with a gradient scaler (16-mixed) the fused kernel unscales inside step(), after any clipping would run:
+        # there the plugin clips, which needs the unfused optimizer
+        return _fused_adamw_supported(params) and _grad_scaler(self) is None
+
+    def _clip_gradients(self, optimizer, max_norm: float) -> None:
+        """Clip the global gradient norm to ``max_norm``.
+
+        Without a gradient scaler (``32``, ``bf16-mixed``) the gradients are already unscaled: clip them directly,
+        which works with the fused AdamW (Lightning's mixed-precision plugin refuses to clip for fused optimizers).
+        With a scaler (``16-mixed``) the plugin unscales first. Under DeepSpeed Lightning's clipping is a no-op:
+        ``gradient_clipping`` in the strategy's config clips."""
+        if _grad_scaler(self) is not None or hasattr(self.trainer.model, "set_gradient_accumulation_boundary"):
+            self.clip_gradients(optimizer, gradient_clip_val=max_norm, gradient_clip_algorithm="norm")
+            return
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
 
     def _lr_factor(self, iteration: int) -> float:
         if self.warmup_iterations and iteration < self.warmup_iterations:
@@ -364,8 +382,7 @@ class CodeRLModule(L.LightningModule):
                     warnings.warn(f"non-finite PPO loss at iteration {self.iteration}; update skipped", stacklevel=1)
                     continue
                 if cfg.max_grad_norm:
-                    # a no-op under DeepSpeed: there `gradient_clipping` in the strategy's config clips
-                    self.clip_gradients(optimizer, gradient_clip_val=cfg.max_grad_norm, gradient_clip_algorithm="norm")
+                    self._clip_gradients(optimizer, cfg.max_grad_norm)
                 optimizer.step()
                 for key, value in mb_stats.items():
                     stats.setdefault(key, []).append(value)
@@ -490,6 +507,13 @@ class CodeRLModule(L.LightningModule):
 
 def _fused_adamw_supported(params: list[torch.Tensor]) -> bool:
     return bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+
+
+def _grad_scaler(module: L.LightningModule):
+    """The precision plugin's gradient scaler (``16-mixed``), or None (``32``, ``bf16-mixed``, no trainer)."""
+    if module._trainer is None:
+        return None
+    return getattr(module.trainer.precision_plugin, "scaler", None)
 
 
 @contextmanager
