@@ -1,4 +1,4 @@
-"""Mixed precision: the shipped bf16-mixed configs train (fused AdamW with gradient clipping), the value head is fp32."""
+"""Mixed precision: bf16-mixed trains with fused AdamW and gradient clipping; the value head stays fp32."""
 
 from __future__ import annotations
 
@@ -17,3 +17,15 @@ def test_bf16_mixed_with_clipping_trains(tmp_path, random_model_dir):
     rows = read_metrics(tmp_path)
     assert [float(r["iteration"]) for r in rows] == [1.0, 2.0]
     assert all(float(r["train/skipped_updates"]) == 0.0 for r in rows)
+
+
+def test_value_head_runs_in_fp32_under_bf16_autocast():
+    torch.manual_seed(0)
+    head = ValueHead(16)
+    torch.nn.init.normal_(head.summary.weight)
+    hidden = torch.randn(2, 5, 16).bfloat16()
+    expected = head(hidden.float())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        values = head(hidden)
+    assert values.dtype == torch.float32
+    torch.testing.assert_close(values, expected, rtol=0, atol=0)
