@@ -42,6 +42,8 @@ class CodeRLModule(L.LightningModule):
             component's sequence total goes on the last response token (the TRL baseline); KL stays per token.
         max_iterations: PPO iterations to run. (Lightning's ``max_steps`` counts optimizer steps, several per
             iteration, so training stops on this instead.)
+        max_prompts: Run length in prompts over all processes; when set it replaces ``max_iterations`` by
+            ``ceil(max_prompts / (data.batch_size × processes))``, so a run means the same at any device count.
         forward_batch_size: Samples per forward pass when computing old/reference log-probs and values.
     """
 
@@ -57,6 +59,7 @@ class CodeRLModule(L.LightningModule):
         warmup_iterations: int = 0,
         reward_placement: Literal["dense", "eos"] = "dense",
         max_iterations: int = 100,
+        max_prompts: int | None = None,
         forward_batch_size: int = 16,
     ) -> None:
         super().__init__()
@@ -74,6 +77,7 @@ class CodeRLModule(L.LightningModule):
                 "warmup_iterations": warmup_iterations,
                 "reward_placement": reward_placement,
                 "max_iterations": max_iterations,
+                "max_prompts": max_prompts,
                 "forward_batch_size": forward_batch_size,
             }
         )
@@ -83,7 +87,7 @@ class CodeRLModule(L.LightningModule):
         self.value_learning_rate = value_learning_rate if value_learning_rate is not None else learning_rate
         self.weight_decay, self.lr_schedule, self.warmup_iterations = weight_decay, lr_schedule, warmup_iterations
         self.reward_placement = reward_placement
-        self.max_iterations = max_iterations
+        self.max_iterations, self.max_prompts = max_iterations, max_prompts
         self.forward_batch_size = forward_batch_size
         self.last_iteration: dict | None = None
         """The last iteration's rollout, per-component scores, weights and per-token rewards (for callbacks)."""
@@ -158,6 +162,9 @@ class CodeRLModule(L.LightningModule):
         return [cb for cb in self.trainer.callbacks if isinstance(cb, RewardComponent)]
 
     def setup(self, stage: str) -> None:
+        if self.max_prompts and self._trainer is not None:
+            per_iteration = self.trainer.datamodule.batch_size * self.trainer.world_size
+            self.max_iterations = math.ceil(self.max_prompts / per_iteration)
         strategy = self.trainer.strategy if self._trainer is not None else None
         config = getattr(strategy, "config", None)
         if isinstance(config, dict) and config.get("zero_optimization", {}).get("stage", 0) >= 3:
