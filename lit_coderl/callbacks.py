@@ -6,7 +6,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 
 class IterationCheckpoint(ModelCheckpoint):
-    """Saves every ``every_n_iterations`` PPO iterations (``last.ckpt`` plus ``iter-N.ckpt``).
+    """Saves every ``every_n_iterations`` PPO iterations (``iter-N.ckpt``, and ``last.ckpt``, a link to the newest).
 
     Lightning's ``every_n_train_steps`` counts optimizer steps, of which one PPO iteration makes
     ``ppo_epochs × minibatches``; this callback counts iterations instead. ``fit --ckpt_path last`` resumes from it.
@@ -22,7 +22,7 @@ class IterationCheckpoint(ModelCheckpoint):
             dirpath=dirpath,
             filename="iter-{iteration:.0f}",
             auto_insert_metric_name=False,
-            save_last=True,
+            save_last="link",  # a symlink to the newest iter-N.ckpt, not a second copy
             save_top_k=save_top_k,
             monitor="iteration" if save_top_k not in (0, -1) else None,
             mode="max",

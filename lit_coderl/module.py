@@ -18,7 +18,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from lit_coderl import ppo
+from lit_coderl import checkpoints, ppo
 from lit_coderl.data.prompts import render_prompt
 from lit_coderl.models import ModelOptions, accepts_logits_to_keep, build_networks, load_tokenizer
 from lit_coderl.ppo import PPOConfig
@@ -103,6 +103,7 @@ class CodeRLModule(L.LightningModule):
         self.nonfinite_rewards = 0
         """Reward entries that were NaN/inf and were replaced by 0."""
         self._rng_to_restore: dict | None = None
+        self._base_identity: dict | None = None
 
     # -----------------------------------------------------------------------------------------------------------------
     # optimizer
@@ -496,16 +497,34 @@ class CodeRLModule(L.LightningModule):
     # -----------------------------------------------------------------------------------------------------------------
     # checkpoints: iteration counter and RNG state, so a resumed run continues exactly
 
+    def base_identity(self) -> dict:
+        """The base model the trained weights belong to: its name/path and a fingerprint of the frozen weights."""
+        if self._base_identity is None:
+            self._base_identity = {
+                "name_or_path": self.model_options.name_or_path,
+                "fingerprint": checkpoints.base_fingerprint(self),
+            }
+        return self._base_identity
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # only the trained weights: the frozen base (and reference copy) is rebuilt from model.name_or_path
+        if "state_dict" in checkpoint:
+            checkpoint["state_dict"] = checkpoints.keep_trainable(
+                checkpoint["state_dict"], checkpoints.trainable_names(self)
+            )
         checkpoint["lit_coderl"] = {
             "iteration": self.iteration,
             "skipped_updates": self.skipped_updates,
             "nonfinite_rewards": self.nonfinite_rewards,
             "rng": _get_rng_state(),
+            "base_model": self.base_identity(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint.get("lit_coderl", {})
+        checkpoints.check_base(state.get("base_model"), self.base_identity())
+        if "state_dict" in checkpoint:
+            checkpoint["state_dict"] = checkpoints.with_frozen(checkpoint["state_dict"], self.state_dict())
         self.iteration = state.get("iteration", 0)
         self.skipped_updates = state.get("skipped_updates", 0)
         self.nonfinite_rewards = state.get("nonfinite_rewards", 0)
