@@ -8,7 +8,9 @@ and the reward callbacks' state: ~220 MB for Qwen2.5-Coder-1.5B with LoRA r16 in
 from __future__ import annotations
 
 import hashlib
+import random
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -56,3 +58,49 @@ def check_base(saved: dict | None, current: dict) -> None:
 def with_frozen(saved: dict[str, torch.Tensor], current: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A full state dict: the checkpoint's trained weights over the freshly built module's frozen ones."""
     return {**current, **saved}
+
+
+def base_identity(module: nn.Module, name_or_path: str) -> dict:
+    """The base model trained weights belong to: its name/path and a fingerprint of the frozen weights (cached)."""
+    cached = getattr(module, "_lit_coderl_base_identity", None)
+    if cached is None:
+        cached = {"name_or_path": name_or_path, "fingerprint": base_fingerprint(module)}
+        module._lit_coderl_base_identity = cached
+    return cached
+
+
+def save_state(module, checkpoint: dict, counters: dict) -> None:
+    """Keep only the trained weights in ``checkpoint`` and add the run's counters, RNG state and base identity."""
+    if "state_dict" in checkpoint:  # absent under DeepSpeed, which writes its own files
+        checkpoint["state_dict"] = keep_trainable(checkpoint["state_dict"], trainable_names(module))
+    identity = base_identity(module, module.model_options.name_or_path)
+    checkpoint["lit_coderl"] = counters | {"rng": get_rng_state(), "base_model": identity}
+
+
+def load_state(module, checkpoint: dict) -> dict:
+    """Check the checkpoint's base model, complete its state dict with the rebuilt base; returns its run state."""
+    state = checkpoint.get("lit_coderl", {})
+    check_base(state.get("base_model"), base_identity(module, module.model_options.name_or_path))
+    if "state_dict" in checkpoint:
+        checkpoint["state_dict"] = with_frozen(checkpoint["state_dict"], module.state_dict())
+    return state
+
+
+def get_rng_state() -> dict:
+    # only tensors and Python primitives: Lightning loads checkpoints with weights_only=True
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

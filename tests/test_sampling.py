@@ -86,7 +86,7 @@ def test_greedy_equals_hf_generate_token_for_token(tiny):
         GenerationOptions(max_new_tokens=40, temperature=0.0),
         eos_ids={tokenizer.eos_token_id},
         pad_id=tokenizer.pad_token_id,
-    )
+    ).tokens
     assert ours.shape == hf.shape
     assert torch.equal(ours, hf)
 
@@ -112,7 +112,8 @@ def test_sampled_tokens_follow_the_policy_and_stop_at_eos(tiny):
         pad_id=tokenizer.pad_token_id,
         logits_processors=[record],
     )
-    mask, ended = response_mask_from_ids(out, {tokenizer.eos_token_id}, tokenizer.pad_token_id, 96)
+    mask, ended, sampler_logprobs = out.mask(), out.ended, out.logprobs
+    out = out.tokens
     assert len(seen) == out.shape[1]
     for b in range(len(prompts)):
         n = int(mask[b].sum())
@@ -127,6 +128,7 @@ def test_sampled_tokens_follow_the_policy_and_stop_at_eos(tiny):
     full = torch.log_softmax(logits[:, q - 1 : -1].float(), -1).gather(-1, out[..., None])[..., 0]
     sampler = torch.stack(seen, 1).gather(-1, out[..., None])[..., 0]
     assert torch.allclose(full[mask > 0], sampler[mask > 0], atol=1e-4)
+    assert torch.allclose(sampler_logprobs[mask > 0], sampler[mask > 0], atol=1e-6)  # what sample() reports
 
 
 class _Script:
@@ -158,7 +160,7 @@ def _forced(tiny, prompt: str, text: str, stop: str, max_new_tokens: int) -> tup
         tokenizer=tokenizer,
         logits_processors=[_Script(script)],
     )
-    return out, script
+    return out.tokens, script
 
 
 def test_stop_string_ends_the_row_on_the_token_that_completes_it(tiny):
@@ -189,14 +191,18 @@ def test_generate_ignores_the_checkpoints_generation_config(tiny):
     model, tokenizer = tiny
     prompt = ["def f():\n    return ["]
     enc = _encode(tokenizer, prompt)
-    plain = sample(
-        model,
-        enc["input_ids"],
-        enc["attention_mask"],
-        GenerationOptions(30, 0.0),
-        eos_ids={tokenizer.eos_token_id},
-        pad_id=tokenizer.pad_token_id,
-    )[0].tolist()
+    plain = (
+        sample(
+            model,
+            enc["input_ids"],
+            enc["attention_mask"],
+            GenerationOptions(30, 0.0),
+            eos_ids={tokenizer.eos_token_id},
+            pad_id=tokenizer.pad_token_id,
+        )
+        .tokens[0]
+        .tolist()
+    )
     model.generation_config.suppress_tokens = [plain[0]]
     try:
         penalised = model.generate(**enc, do_sample=False, max_new_tokens=30, pad_token_id=tokenizer.pad_token_id)
@@ -212,4 +218,4 @@ def test_zero_new_tokens_gives_an_empty_response(tiny):
     model, tokenizer = tiny
     enc = _encode(tokenizer, ["a"])
     out = sample(model, enc["input_ids"], enc["attention_mask"], GenerationOptions(max_new_tokens=0), {0}, 0)
-    assert out.shape == (1, 0)
+    assert out.tokens.shape == (1, 0) and out.lengths.tolist() == [0]
