@@ -80,25 +80,33 @@ def warp_logits(
     return logits.masked_fill(drop, float("-inf"))
 
 
-def top_p_drop(logits: torch.Tensor, top_p: float, first_k: int = 64) -> torch.Tensor:
+def top_p_drop(logits: torch.Tensor, top_p: float, ks: tuple[int, ...] = (64, 1024)) -> torch.Tensor:
     """Where top-p drops a token: where its own and all less likely tokens' mass is at most ``1 − top_p`` (HF's rule).
 
-    Instead of sorting the vocabulary, the ``k`` most likely tokens are taken with ``torch.topk`` (``k`` = 64, ×8
-    until the nucleus ends inside them in every row; the whole vocabulary at worst); the mass of the rest is added to
-    their tail sums, and the nucleus is everything at or above the smallest kept logit. Same set as a full sort, bar
-    ties at the boundary."""
+    Instead of sorting the vocabulary, the ``k`` most likely tokens are taken with ``torch.topk`` (``k`` from ``ks``
+    until the nucleus ends inside them in every row; straight to a full sort when they hold under half of ``top_p``,
+    a flat distribution); the mass of the rest is added to their tail sums, and the nucleus is everything at or
+    above the smallest kept logit. Same set as a full sort, bar ties at the boundary. Qwen's 151,936-token vocabulary,
+    batch 4, top-p 0.95 on one CPU thread: 3.1 ms instead of 108 ms per step for LM-like (peaked) logits, 85 ms
+    instead of 71 ms for flat ones (``benchmarks/top_p.py``)."""
     vocab = logits.shape[-1]
     probs = torch.softmax(logits, dim=-1)
-    k = min(first_k, vocab)
-    while True:
-        top_probs, top_idx = torch.topk(probs, k, dim=-1)  # descending
-        rest = (probs.sum(-1, keepdim=True) - top_probs.sum(-1, keepdim=True)).clamp(min=0) if k < vocab else 0.0
+    sizes = [*(k for k in ks if k < vocab), vocab]
+    while sizes:
+        k = sizes.pop(0)
+        if k < vocab:
+            top_probs, top_idx = torch.topk(probs, k, dim=-1)  # descending
+            rest = (probs.sum(-1, keepdim=True) - top_probs.sum(-1, keepdim=True)).clamp(min=0)
+        else:
+            top_probs, top_idx = torch.sort(probs, dim=-1, descending=True)
+            rest = 0.0
         tail = top_probs.flip(-1).cumsum(-1).flip(-1) + rest  # own mass plus every less likely token's
         kept = tail > 1.0 - top_p
         kept[..., 0] = True  # the most likely token always stays
         if k == vocab or not bool(kept[..., -1].any()):
             break
-        k = min(vocab, 8 * k)
+        if float(top_probs.sum(-1).min()) < top_p / 2:
+            sizes = [vocab]  # a flat distribution (e.g. a random model): a wider topk would not save the sort
     n_kept = kept.sum(dim=-1, keepdim=True)
     threshold = logits.gather(-1, top_idx.gather(-1, n_kept - 1))
     return logits < threshold
