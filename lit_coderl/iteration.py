@@ -64,6 +64,26 @@ def response_logits_and_values(
     return logits, values
 
 
+def logprobs_values_entropy(forward, rollout: Rollout, chunk: int, device, reference: bool):
+    """Log-probs of the sampled tokens under the sampling distribution, in chunks of ``chunk`` samples without
+    gradients; unless ``reference``, also the values and the policy's per-token entropy (else None, None).
+    ``forward(idx) -> (logits, values)`` is `response_logits_and_values` bound to the module."""
+    logprobs, values, entropies = [], [], []
+    with torch.no_grad():
+        for start in range(0, rollout.batch_size, chunk):
+            idx = slice(start, start + chunk)
+            logits, v = forward(idx)
+            response_ids = rollout.response_ids[idx].to(device)
+            if reference:
+                logprobs.append(ppo.logprobs_from_logits(logits, response_ids))
+                continue
+            lp, entropy = ppo.logprobs_and_entropy(logits, response_ids)
+            logprobs, values, entropies = [*logprobs, lp], [*values, v], [*entropies, entropy]
+    if reference:
+        return torch.cat(logprobs), None, None
+    return torch.cat(logprobs), torch.cat(values), torch.cat(entropies)
+
+
 @dataclasses.dataclass
 class IterationTensors:
     """Everything between the component scores and the PPO update, on the mask's device."""
@@ -123,11 +143,14 @@ def iteration_metrics(
     mask: torch.Tensor,
     cfg: PPOConfig,
     timings: dict[str, float],
+    counters: dict[str, float] | None = None,
 ) -> dict[str, float]:
-    """The iteration's logged numbers: objective, rewards per component, rollout shape, timings and throughput."""
+    """The iteration's logged numbers: objective, rewards per component, rollout shape, timings, throughput, and the
+    module's ``counters`` (iteration, skipped updates, ...)."""
     n_tokens = float(mask.sum())
     seq_kl = (t.kl * mask).sum(1)
-    metrics = {
+    metrics = {key: float(value) for key, value in (counters or {}).items()}
+    metrics |= {
         "reward/total": float(t.rewards.sum(1).mean()),
         "objective/scores": float(t.weighted.mul(mask).sum(1).mean()),
         "objective/kl": float(seq_kl.mean()),

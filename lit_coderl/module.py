@@ -18,9 +18,16 @@ import torch
 
 from lit_coderl import checkpoints, ppo
 from lit_coderl.data.prompts import render_prompt
-from lit_coderl.iteration import as_options, assemble_rewards, iteration_metrics, response_logits_and_values, timed
+from lit_coderl.iteration import (
+    as_options,
+    assemble_rewards,
+    iteration_metrics,
+    logprobs_values_entropy,
+    response_logits_and_values,
+    timed,
+)
 from lit_coderl.models import ModelOptions, build_networks, load_tokenizer
-from lit_coderl.optim import build_optimizer, clip_gradients, lr_factor
+from lit_coderl.optim import all_ranks_true, build_optimizer, clip_gradients, lr_factor, refuse_zero3
 from lit_coderl.ppo import PPOConfig
 from lit_coderl.rewards.base import RewardComponent, score_components
 from lit_coderl.rollout import GenerationOptions, Rollout, generate
@@ -117,13 +124,7 @@ class CodeRLModule(L.LightningModule):
         if self.max_prompts and self._trainer is not None:
             per_iteration = self.trainer.datamodule.batch_size * self.trainer.world_size
             self.max_iterations = math.ceil(self.max_prompts / per_iteration)
-        strategy = self.trainer.strategy if self._trainer is not None else None
-        config = getattr(strategy, "config", None)
-        if isinstance(config, dict) and config.get("zero_optimization", {}).get("stage", 0) >= 3:
-            raise ValueError(
-                "DeepSpeed ZeRO-3 is not supported: sampling would all-gather the partitioned weights at every "
-                "decoding step. Use ZeRO-2 (configs/strategies/deepspeed_zero2.yaml) or DDP."
-            )
+        refuse_zero3(self.trainer.strategy if self._trainer is not None else None)
 
     def on_train_start(self) -> None:
         if self._rng_to_restore is not None:
@@ -176,23 +177,16 @@ class CodeRLModule(L.LightningModule):
             scheduler.step()
         timings["step"] = time.perf_counter() - step_start
 
-        metrics = iteration_metrics(rollout, components, scores, t, values, mask, self.ppo, timings)
-        metrics |= update_stats | {
-            "iteration": float(self.iteration),
-            "train/skipped_updates": float(self.skipped_updates),
-            "train/nonfinite_rewards": float(self.nonfinite_rewards),
-            "lr": float(self.optimizers().param_groups[0]["lr"]),
-        }
+        counters = {"iteration": self.iteration, "train/skipped_updates": self.skipped_updates}
+        counters |= {"train/nonfinite_rewards": self.nonfinite_rewards, "lr": self.optimizers().param_groups[0]["lr"]}
+        metrics = iteration_metrics(rollout, components, scores, t, values, mask, self.ppo, timings, counters)
+        metrics |= update_stats
         self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=rollout.batch_size)
         self.log("reward", metrics["reward/total"], prog_bar=True, on_step=True, batch_size=rollout.batch_size)
         self.log("kl", metrics["objective/kl"], prog_bar=True, on_step=True, batch_size=rollout.batch_size)
-        self.last_iteration = {
-            "rollout": rollout,
-            "scores": scores,
-            "weights": weights,
-            "kl_reward": (-self.ppo.kl_coef * t.kl).cpu(),
-            "rewards": t.rewards.detach().cpu(),
-        }
+        kl_reward, rewards = (-self.ppo.kl_coef * t.kl).cpu(), t.rewards.detach().cpu()
+        self.last_iteration = {"rollout": rollout, "scores": scores, "weights": weights}
+        self.last_iteration |= {"kl_reward": kl_reward, "rewards": rewards}
 
     def rollout(self, batch: list[dict], options: GenerationOptions) -> Rollout:
         """Render prompts, sample responses from the current policy (the trainer's rank-local batch)."""
@@ -209,24 +203,8 @@ class CodeRLModule(L.LightningModule):
         )
 
     def _logprobs_and_values(self, rollout: Rollout, reference: bool):
-        """Log-probs of the sampled tokens under the sampling distribution; unless ``reference``, also values and the
-        per-token entropy of the policy."""
-        logprobs, values, entropies = [], [], []
-        with torch.no_grad():
-            for start in range(0, rollout.batch_size, self.forward_batch_size):
-                idx = slice(start, start + self.forward_batch_size)
-                logits, v = self._forward(rollout, idx, reference=reference)
-                response_ids = rollout.response_ids[idx].to(self.device)
-                if reference:
-                    logprobs.append(ppo.logprobs_from_logits(logits, response_ids))
-                    continue
-                lp, entropy = ppo.logprobs_and_entropy(logits, response_ids)
-                logprobs.append(lp)
-                values.append(v)
-                entropies.append(entropy)
-        if reference:
-            return torch.cat(logprobs), None, None
-        return torch.cat(logprobs), torch.cat(values), torch.cat(entropies)
+        forward = lambda idx: self._forward(rollout, idx, reference=reference)  # noqa: E731
+        return logprobs_values_entropy(forward, rollout, self.forward_batch_size, self.device, reference)
 
     def _forward(self, rollout: Rollout, idx, reference: bool = False):
         """(logits the sampler drew from, values) on the response tokens of samples ``idx`` (`iteration`)."""
@@ -251,16 +229,10 @@ class CodeRLModule(L.LightningModule):
         the full-minibatch gradient)."""
         cfg = self.ppo
         optimizer = self.optimizers()
-        b_size = rollout.batch_size
-        mb_size = max(1, min(cfg.minibatch_size, b_size))
-        micro_size = max(1, min(cfg.micro_batch_size or mb_size, mb_size))
         stats: dict[str, list[float]] = {}
         for _ in range(cfg.ppo_epochs):
-            b_order = torch.randperm(b_size).tolist()
-            for start in range(0, b_size, mb_size):
-                mb_idx = b_order[start : start + mb_size]
-                mb_tokens = mask[mb_idx].sum().clamp(min=1)
-                micro_batches = [mb_idx[k : k + micro_size] for k in range(0, len(mb_idx), micro_size)]
+            for micro_batches in ppo.minibatches(torch.randperm(rollout.batch_size).tolist(), cfg):
+                mb_tokens = mask[[i for micro in micro_batches for i in micro]].sum().clamp(min=1)
                 optimizer.zero_grad()
                 mb_stats: dict[str, float] = {}
                 finite = True
@@ -274,7 +246,7 @@ class CodeRLModule(L.LightningModule):
                     self._backward(loss * share, optimizer, is_last=k == len(micro_batches) - 1)
                     for key, value in micro_stats.items():
                         mb_stats[key] = mb_stats.get(key, 0.0) + float(value) * float(share)
-                if not self._all_ranks_finite(finite):
+                if not all_ranks_true(self, finite):
                     optimizer.zero_grad()
                     self.skipped_updates += 1
                     warnings.warn(
@@ -288,13 +260,6 @@ class CodeRLModule(L.LightningModule):
                 for key, value in mb_stats.items():
                     stats.setdefault(key, []).append(value)
         return {key: float(np.mean(v)) for key, v in stats.items()}
-
-    def _all_ranks_finite(self, finite: bool) -> bool:
-        """Whether every rank's loss was finite (one all-reduce): all ranks skip the step together, or none does."""
-        if self._trainer is None or self.trainer.world_size == 1:
-            return finite
-        flag = torch.tensor(0.0 if finite else 1.0, device=self.device)
-        return float(self.trainer.strategy.reduce(flag, reduce_op="sum")) == 0.0
 
     def _ppo_loss(self, rollout, idx, old_logprobs, old_values, advantages, returns, mask):
         """PPO loss of samples ``idx`` (masked means over their tokens) and its diagnostics."""
@@ -330,12 +295,10 @@ class CodeRLModule(L.LightningModule):
         components = self.reward_components
         for component in components:
             component.submit(rollout)
-        scores, _ = self._score(rollout, components)
-        total = torch.zeros(rollout.batch_size)
-        for component in components:
-            per_seq = scores[component.name].sum(1)
-            total += component.weight * per_seq
-            self.log(f"{stage}/reward/{component.name}/mean", float(per_seq.mean()), batch_size=rollout.batch_size)
+        per_seq = {name: s.sum(1) for name, s in self._score(rollout, components)[0].items()}
+        total = sum((c.weight * per_seq[c.name] for c in components), torch.zeros(rollout.batch_size))
+        for name, values in per_seq.items():
+            self.log(f"{stage}/reward/{name}/mean", float(values.mean()), batch_size=rollout.batch_size)
         self.log(f"{stage}/reward/total", float(total.mean()), prog_bar=True, batch_size=rollout.batch_size)
 
     # -----------------------------------------------------------------------------------------------------------------

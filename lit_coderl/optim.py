@@ -9,6 +9,23 @@ from typing import Literal
 import torch
 
 
+def all_ranks_true(module, flag: bool) -> bool:
+    """Whether ``flag`` holds on every rank (one all-reduce; the flag itself on a single process)."""
+    if module._trainer is None or module.trainer.world_size == 1:
+        return flag
+    count = torch.tensor(0.0 if flag else 1.0, device=module.device)
+    return float(module.trainer.strategy.reduce(count, reduce_op="sum")) == 0.0
+
+
+def refuse_zero3(strategy) -> None:
+    config = getattr(strategy, "config", None)
+    if isinstance(config, dict) and config.get("zero_optimization", {}).get("stage", 0) >= 3:
+        raise ValueError(
+            "DeepSpeed ZeRO-3 is not supported: sampling would all-gather the partitioned weights at every "
+            "decoding step. Use ZeRO-2 (configs/strategies/deepspeed_zero2.yaml) or DDP."
+        )
+
+
 def fused_adamw_supported(params: list[torch.Tensor]) -> bool:
     return bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
 

@@ -216,6 +216,16 @@ def value_loss(
     return loss, stats
 
 
+def minibatches(order: list[int], cfg: PPOConfig) -> list[list[list[int]]]:
+    """One epoch's minibatches (one optimizer step each) as lists of micro-batches (one backward each), in ``order``.
+
+    ``minibatch_size`` and ``micro_batch_size`` are capped by the batch and the minibatch; at least 1."""
+    mb_size = max(1, min(cfg.minibatch_size, len(order)))
+    micro = max(1, min(cfg.micro_batch_size or mb_size, mb_size))
+    batches = [order[start : start + mb_size] for start in range(0, len(order), mb_size)]
+    return [[mb[k : k + micro] for k in range(0, len(mb), micro)] for mb in batches]
+
+
 def ppo_loss(
     logits: torch.Tensor,
     values: torch.Tensor,
