@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 
@@ -13,7 +15,8 @@ class IterationCheckpoint(ModelCheckpoint):
 
     Args:
         every_n_iterations: Save after every N PPO iterations (and always after the last one).
-        dirpath: Directory of the checkpoints (default: ``<log_dir>/checkpoints``).
+        dirpath: Directory of the checkpoints (default: ``<trainer.default_root_dir>/checkpoints``, e.g.
+            ``runs/demo/checkpoints``: the same for every run of a config, so ``--ckpt_path last`` finds them).
         save_top_k: Iteration checkpoints to keep (-1: all; 1: only the newest).
     """
 
@@ -29,6 +32,19 @@ class IterationCheckpoint(ModelCheckpoint):
         )
         self.every_n_iterations = every_n_iterations
         self._last_iteration_saved = -1
+
+    def _stable_dirpath(self, trainer) -> None:
+        # Lightning's default is the logger's version_N/checkpoints, which a new run never looks into
+        if self.dirpath is None:
+            self.dirpath = os.path.realpath(os.path.join(trainer.default_root_dir, "checkpoints"))
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        self._stable_dirpath(trainer)
+        super().setup(trainer, pl_module, stage)
+
+    def _find_last_checkpoints(self, trainer) -> set[str]:
+        self._stable_dirpath(trainer)  # `--ckpt_path last` is resolved before setup
+        return super()._find_last_checkpoints(trainer)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         iteration = getattr(pl_module, "iteration", trainer.global_step)
