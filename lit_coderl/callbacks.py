@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 
 class IterationCheckpoint(ModelCheckpoint):
-    """Saves every ``every_n_iterations`` PPO iterations (``last.ckpt`` plus ``iter-N.ckpt``).
+    """Saves every ``every_n_iterations`` PPO iterations (``iter-N.ckpt``, and ``last.ckpt``, a link to the newest).
 
     Lightning's ``every_n_train_steps`` counts optimizer steps, of which one PPO iteration makes
     ``ppo_epochs × minibatches``; this callback counts iterations instead. ``fit --ckpt_path last`` resumes from it.
 
     Args:
         every_n_iterations: Save after every N PPO iterations (and always after the last one).
-        dirpath: Directory of the checkpoints (default: ``<log_dir>/checkpoints``).
+        dirpath: Directory of the checkpoints (default: ``<trainer.default_root_dir>/checkpoints``, e.g.
+            ``runs/demo/checkpoints``: the same for every run of a config, so ``--ckpt_path last`` finds them).
         save_top_k: Iteration checkpoints to keep (-1: all; 1: only the newest).
     """
 
@@ -22,13 +25,26 @@ class IterationCheckpoint(ModelCheckpoint):
             dirpath=dirpath,
             filename="iter-{iteration:.0f}",
             auto_insert_metric_name=False,
-            save_last=True,
+            save_last="link",  # a symlink to the newest iter-N.ckpt, not a second copy
             save_top_k=save_top_k,
             monitor="iteration" if save_top_k not in (0, -1) else None,
             mode="max",
         )
         self.every_n_iterations = every_n_iterations
         self._last_iteration_saved = -1
+
+    def _stable_dirpath(self, trainer) -> None:
+        # Lightning's default is the logger's version_N/checkpoints, which a new run never looks into
+        if self.dirpath is None:
+            self.dirpath = os.path.realpath(os.path.join(trainer.default_root_dir, "checkpoints"))
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        self._stable_dirpath(trainer)
+        super().setup(trainer, pl_module, stage)
+
+    def _find_last_checkpoints(self, trainer) -> set[str]:
+        self._stable_dirpath(trainer)  # `--ckpt_path last` is resolved before setup
+        return super()._find_last_checkpoints(trainer)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         iteration = getattr(pl_module, "iteration", trainer.global_step)

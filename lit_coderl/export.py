@@ -25,7 +25,8 @@ def export_checkpoint(ckpt_path: str | Path, out: str | Path, merge: bool = Fals
     hparams = checkpoint.get("hyper_parameters")
     if not hparams or "model" not in hparams:
         raise ValueError(f"{ckpt_path} is not a lit_coderl checkpoint (no model hyper-parameters)")
-    module = CodeRLModule(**hparams)
+    module = CodeRLModule(**hparams)  # the base model is rebuilt from model.name_or_path
+    module.on_load_checkpoint(checkpoint)  # checks the base's identity, adds its frozen weights
     module.load_state_dict(checkpoint["state_dict"])
     policy = module.net.policy
     out.mkdir(parents=True, exist_ok=True)

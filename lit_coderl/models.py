@@ -181,7 +181,9 @@ class ValueHead(nn.Module):
         nn.init.zeros_(self.summary.bias)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.summary(hidden.float()).squeeze(-1)
+        # float32 even under bf16-mixed autocast: values are regression targets with small differences (GAE)
+        with torch.autocast(hidden.device.type, enabled=False):
+            return self.summary(hidden.float()).squeeze(-1)
 
 
 CriticMode = Literal["head", "adapter", "model"]

@@ -69,10 +69,9 @@ def masked_var(x: torch.Tensor, mask: torch.Tensor, unbiased: bool = True) -> to
     """Variance over the masked-in entries, with Bessel's correction by default (as TRL's ``masked_var``)."""
     mean = masked_mean(x, mask)
     sq = masked_mean((x - mean) ** 2, mask)
-    if unbiased:
+    if unbiased:  # tensor ops only (no host sync, works on any device)
         n = mask.sum()
-        if n > 1:
-            sq = sq * n / (n - 1)
+        sq = torch.where(n > 1, sq * n / (n - 1).clamp(min=1), sq)
     return sq
 
 
@@ -115,19 +114,25 @@ def last_token_index(mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask > 0, positions, torch.zeros_like(positions)).max(dim=1).values
 
 
-def place_scores(scores: torch.Tensor, mask: torch.Tensor, placement: Literal["dense", "eos"]) -> torch.Tensor:
+def place_scores(
+    scores: torch.Tensor,
+    mask: torch.Tensor,
+    placement: Literal["dense", "eos"],
+    sequence_scores: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Per-token task scores as the reward sees them.
 
-    ``dense`` keeps them where the components put them; ``eos`` moves each sequence's total onto its last response
-    token (the TRL baseline). Both give the same per-sequence sums.
+    ``dense`` keeps them where the components put them; ``eos`` puts each sequence's score once on its last response
+    token (TRL's baseline): ``sequence_scores`` ``[B]`` (the components' `sequence_score`), or the per-token total.
     """
     scores = scores * mask
     if placement == "dense":
         return scores
     if placement != "eos":
         raise ValueError(f"unknown reward placement {placement!r}; expected dense or eos")
+    total = scores.sum(dim=1) if sequence_scores is None else sequence_scores.to(scores)
     placed = torch.zeros_like(scores)
-    placed.scatter_(1, last_token_index(mask).unsqueeze(1), scores.sum(dim=1, keepdim=True))
+    placed.scatter_(1, last_token_index(mask).unsqueeze(1), total.unsqueeze(1))
     return placed * mask
 
 
@@ -211,14 +216,62 @@ def value_loss(
     return loss, stats
 
 
+def minibatches(order: list[int], cfg: PPOConfig) -> list[list[list[int]]]:
+    """One epoch's minibatches (one optimizer step each) as lists of micro-batches (one backward each), in ``order``.
+
+    ``minibatch_size`` and ``micro_batch_size`` are capped by the batch and the minibatch; at least 1."""
+    mb_size = max(1, min(cfg.minibatch_size, len(order)))
+    micro = max(1, min(cfg.micro_batch_size or mb_size, mb_size))
+    batches = [order[start : start + mb_size] for start in range(0, len(order), mb_size)]
+    return [[mb[k : k + micro] for k in range(0, len(mb), micro)] for mb in batches]
+
+
+def ppo_loss(
+    logits: torch.Tensor,
+    values: torch.Tensor,
+    response_ids: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    old_values: torch.Tensor,
+    advantages: torch.Tensor,
+    returns: torch.Tensor,
+    mask: torch.Tensor,
+    cfg: PPOConfig,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The PPO loss of a micro-batch (policy + ``vf_coef`` · value − ``entropy_coef`` · entropy) and its diagnostics,
+    from the current logits and values; all other arguments are the micro-batch's rows."""
+    logprobs = logprobs_from_logits(logits, response_ids)
+    pg_loss, pg_stats = policy_loss(logprobs, old_logprobs, advantages, mask, cfg.clip_range, cfg.log_ratio_clamp)
+    vf_loss, vf_stats = value_loss(values, old_values, returns, mask, cfg.clip_range_value)
+    loss = pg_loss + cfg.vf_coef * vf_loss
+    stats = {}
+    if cfg.entropy_coef:  # a full-vocabulary softmax per token: only computed when it is part of the loss
+        entropy = masked_mean(entropy_from_logits(logits), mask)
+        loss = loss - cfg.entropy_coef * entropy
+        stats["loss/entropy_avg"] = entropy.detach()
+    return loss, stats | {
+        "loss/policy_avg": pg_loss.detach(),
+        "loss/value_avg": vf_loss.detach(),
+        "loss/total": loss.detach(),
+        "policy/approxkl_avg": pg_stats["approxkl"],
+        "policy/clipfrac_avg": pg_stats["clipfrac"],
+        "val/ratio": pg_stats["ratio"],
+        "val/clipfrac_avg": vf_stats["clipfrac"],
+    }
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # diagnostics
 
 
 def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
-    """Entropy of the categorical distribution at each position: ``logsumexp(z) − Σ softmax(z)·z``."""
-    probs = torch.softmax(logits, dim=-1)
-    return torch.logsumexp(logits, dim=-1) - (probs * logits).sum(dim=-1)
+    """Entropy of the categorical distribution at each position: ``−Σ p·log p`` (``-inf`` logits, filtered by top-k
+    or top-p, contribute 0)."""
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    return -_p_log_p(logp).sum(dim=-1)
+
+
+def _p_log_p(logp: torch.Tensor) -> torch.Tensor:
+    return torch.where(torch.isfinite(logp), logp.exp() * logp, torch.zeros_like(logp))
 
 
 def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -235,6 +288,6 @@ def logprobs_from_logits(logits: torch.Tensor, token_ids: torch.Tensor) -> torch
 
 
 def logprobs_and_entropy(logits: torch.Tensor, token_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """`logprobs_from_logits` and `entropy_from_logits` from one log-softmax: ``−Σ p·log p`` (finite logits)."""
+    """`logprobs_from_logits` and `entropy_from_logits` from one log-softmax."""
     logp = torch.log_softmax(logits.float(), dim=-1)
-    return logp.gather(-1, token_ids.unsqueeze(-1)).squeeze(-1), -(logp.exp() * logp).sum(dim=-1)
+    return logp.gather(-1, token_ids.unsqueeze(-1)).squeeze(-1), -_p_log_p(logp).sum(dim=-1)

@@ -6,6 +6,8 @@ decoded text, each token's character span in it, and the character span of the c
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +52,10 @@ class Rollout:
     """``[B, T]`` critic values."""
     token_info: dict[str, torch.Tensor] = field(default_factory=dict)
     """Per-token ``[B, T]`` tensors recorded during generation by logits-processor hooks."""
+    sampler_logprobs: torch.Tensor | None = None
+    """``[B, T]`` log-probs the sampler drew each token with (`sampling.policy_logits`; 0 on padding)."""
+    truncated_prompts: int = 0
+    """Prompts cut from the left to ``max_prompt_tokens``."""
 
     @property
     def batch_size(self) -> int:
@@ -131,6 +137,42 @@ class Rollout:
         )
 
 
+def encode_prompts(
+    tokenizer, prompts: list[str], options: GenerationOptions, context: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Left-padded ``(ids, mask)`` of the prompts, each cut **from the left** to ``options.max_prompt_tokens`` (the
+    chat template's assistant header and the instruction are at the end), and how many prompts were cut.
+
+    A prompt that leaves fewer than ``options.min_new_tokens`` new tokens (``max_new_tokens``, less what does not fit
+    in the model's ``context``) is refused with a ValueError naming the limit."""
+    encoded = tokenizer(list(prompts), add_special_tokens=False)["input_ids"] if prompts else []
+    limit = options.max_prompt_tokens
+    cut = sum(len(ids) > limit for ids in encoded)
+    encoded = [ids[-limit:] if limit > 0 else [] for ids in encoded]
+    longest = max([len(ids) for ids in encoded] + [0])
+    room = options.max_new_tokens if context is None else min(options.max_new_tokens, context - longest)
+    if room < min(options.min_new_tokens, options.max_new_tokens):
+        raise ValueError(
+            f"a prompt of {longest} tokens leaves room for only {max(room, 0)} new tokens in the model's context of "
+            f"{context} (max_position_embeddings), fewer than generation.min_new_tokens={options.min_new_tokens}; "
+            "lower generation.max_prompt_tokens or shorten the prompt"
+        )
+    pad = tokenizer.pad_token_id
+    ids = torch.full((len(encoded), longest), pad, dtype=torch.long)
+    mask = torch.zeros((len(encoded), longest), dtype=torch.long)
+    for i, row in enumerate(encoded):
+        if row:
+            ids[i, longest - len(row) :] = torch.tensor(row)
+            mask[i, longest - len(row) :] = 1
+    return ids, mask, cut
+
+
+def model_context(model) -> int | None:
+    """The model's context length (``max_position_embeddings``), if its config says."""
+    config = getattr(model, "config", None)
+    return getattr(config, "max_position_embeddings", None) if config is not None else None
+
+
 @torch.no_grad()
 def generate(
     model,
@@ -143,39 +185,45 @@ def generate(
 ) -> Rollout:
     """Sample one response per prompt (batched, left padded, KV cache on; `sampling.sample`) as a `Rollout`.
 
-    Gradient checkpointing (if the model trains with it) is switched off while sampling: it disables the KV cache.
+    Prompts longer than ``options.max_prompt_tokens`` are cut from the left, counted in ``Rollout.truncated_prompts``
+    and warned about. Gradient checkpointing (if the model trains with it) is switched off while sampling: it
+    disables the KV cache.
     """
     device = next(model.parameters()).device
-    enc = tokenizer(
-        prompts,
-        return_tensors="pt",
-        padding=True,
-        truncation=True,
-        max_length=options.max_prompt_tokens,
-        add_special_tokens=False,
-    )
-    query_ids, query_mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
-    eos_ids = eos_token_ids(model, tokenizer)
+    context = model_context(model)
+    query_ids, query_mask, cut = encode_prompts(tokenizer, prompts, options, context)
+    if cut:
+        warnings.warn(
+            f"{cut} of {len(prompts)} prompts were longer than generation.max_prompt_tokens="
+            f"{options.max_prompt_tokens} and were cut from the left",
+            stacklevel=2,
+        )
+    if context is not None and query_ids.shape[1] + options.max_new_tokens > context:
+        options = dataclasses.replace(options, max_new_tokens=context - query_ids.shape[1])
+    query_ids, query_mask = query_ids.to(device), query_mask.to(device)
     if gradient_checkpointing:
         model.gradient_checkpointing_disable()
     try:
-        response_ids = sample(
+        sampled = sample(
             model,
             query_ids,
             query_mask,
             options,
-            eos_ids=eos_ids,
+            eos_ids=eos_token_ids(model, tokenizer),
             pad_id=tokenizer.pad_token_id,
             tokenizer=tokenizer,
             logits_processors=logits_processors,
-        ).cpu()
+        )
     finally:
         if gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    response_mask, ended = response_mask_from_ids(response_ids, eos_ids, tokenizer.pad_token_id, options.max_new_tokens)
-    # tokens after the end are padding, whatever generate filled in
-    response_ids = torch.where(response_mask > 0, response_ids, torch.full_like(response_ids, tokenizer.pad_token_id))
-    return Rollout.from_response_ids(
+    # the mask comes from the rows' true lengths: a row stopped by a stop string is followed by padding, whatever
+    # that pad id also means (for Qwen2.5 it is an EOS id too)
+    response_mask = sampled.mask().cpu()
+    response_ids = torch.where(
+        response_mask > 0, sampled.tokens.cpu(), torch.full_like(sampled.tokens.cpu(), tokenizer.pad_token_id)
+    )
+    rollout = Rollout.from_response_ids(
         tokenizer,
         query_ids=query_ids.cpu(),
         query_mask=query_mask.cpu(),
@@ -183,8 +231,11 @@ def generate(
         response_mask=response_mask,
         tasks=tasks or [{} for _ in prompts],
         prompts=prompts,
-        ended=ended,
+        ended=sampled.ended.cpu(),
     )
+    rollout.sampler_logprobs = sampled.logprobs.cpu() * response_mask
+    rollout.truncated_prompts = cut
+    return rollout
 
 
 def response_mask_from_ids(

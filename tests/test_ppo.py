@@ -128,3 +128,10 @@ def test_explained_variance():
     # V = R - [1, 0, -1]: Var(R - V) = Var([1,0,-1]) = 1 = Var(R) -> 0
     assert ppo.explained_variance(returns - T([[1.0, 0.0, -1.0]]), returns, mask).item() == pytest.approx(0.0)
     assert math.isnan(ppo.explained_variance(returns, T([[2.0, 2.0, 2.0]]), mask).item())
+
+
+def test_minibatches_split_into_micro_batches():
+    order = [4, 1, 3, 0, 2]
+    cfg = ppo.PPOConfig(minibatch_size=2, micro_batch_size=1)
+    assert ppo.minibatches(order, cfg) == [[[4], [1]], [[3], [0]], [[2]]]
+    assert ppo.minibatches(order, ppo.PPOConfig(minibatch_size=8)) == [[order]]  # capped by the batch

@@ -86,7 +86,7 @@ def test_greedy_equals_hf_generate_token_for_token(tiny):
         GenerationOptions(max_new_tokens=40, temperature=0.0),
         eos_ids={tokenizer.eos_token_id},
         pad_id=tokenizer.pad_token_id,
-    )
+    ).tokens
     assert ours.shape == hf.shape
     assert torch.equal(ours, hf)
 
@@ -112,7 +112,8 @@ def test_sampled_tokens_follow_the_policy_and_stop_at_eos(tiny):
         pad_id=tokenizer.pad_token_id,
         logits_processors=[record],
     )
-    mask, ended = response_mask_from_ids(out, {tokenizer.eos_token_id}, tokenizer.pad_token_id, 96)
+    mask, ended, sampler_logprobs = out.mask(), out.ended, out.logprobs
+    out = out.tokens
     assert len(seen) == out.shape[1]
     for b in range(len(prompts)):
         n = int(mask[b].sum())
@@ -127,6 +128,7 @@ def test_sampled_tokens_follow_the_policy_and_stop_at_eos(tiny):
     full = torch.log_softmax(logits[:, q - 1 : -1].float(), -1).gather(-1, out[..., None])[..., 0]
     sampler = torch.stack(seen, 1).gather(-1, out[..., None])[..., 0]
     assert torch.allclose(full[mask > 0], sampler[mask > 0], atol=1e-4)
+    assert torch.allclose(sampler_logprobs[mask > 0], sampler[mask > 0], atol=1e-6)  # what sample() reports
 
 
 class _Script:
@@ -158,7 +160,7 @@ def _forced(tiny, prompt: str, text: str, stop: str, max_new_tokens: int) -> tup
         tokenizer=tokenizer,
         logits_processors=[_Script(script)],
     )
-    return out, script
+    return out.tokens, script
 
 
 def test_stop_string_ends_the_row_on_the_token_that_completes_it(tiny):
@@ -189,14 +191,18 @@ def test_generate_ignores_the_checkpoints_generation_config(tiny):
     model, tokenizer = tiny
     prompt = ["def f():\n    return ["]
     enc = _encode(tokenizer, prompt)
-    plain = sample(
-        model,
-        enc["input_ids"],
-        enc["attention_mask"],
-        GenerationOptions(30, 0.0),
-        eos_ids={tokenizer.eos_token_id},
-        pad_id=tokenizer.pad_token_id,
-    )[0].tolist()
+    plain = (
+        sample(
+            model,
+            enc["input_ids"],
+            enc["attention_mask"],
+            GenerationOptions(30, 0.0),
+            eos_ids={tokenizer.eos_token_id},
+            pad_id=tokenizer.pad_token_id,
+        )
+        .tokens[0]
+        .tolist()
+    )
     model.generation_config.suppress_tokens = [plain[0]]
     try:
         penalised = model.generate(**enc, do_sample=False, max_new_tokens=30, pad_token_id=tokenizer.pad_token_id)
@@ -212,4 +218,98 @@ def test_zero_new_tokens_gives_an_empty_response(tiny):
     model, tokenizer = tiny
     enc = _encode(tokenizer, ["a"])
     out = sample(model, enc["input_ids"], enc["attention_mask"], GenerationOptions(max_new_tokens=0), {0}, 0)
-    assert out.shape == (1, 0)
+    assert out.tokens.shape == (1, 0) and out.lengths.tolist() == [0]
+
+
+def _sorted_top_p(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """The reference: HF's TopPLogitsWarper rule, with a full ascending sort."""
+    sorted_logits, sorted_idx = torch.sort(logits, dim=-1)
+    drop_sorted = sorted_logits.softmax(-1).cumsum(-1) <= 1.0 - top_p
+    drop_sorted[..., -1] = False
+    return logits.masked_fill(drop_sorted.scatter(-1, sorted_idx, drop_sorted), float("-inf"))
+
+
+@pytest.mark.parametrize("top_p", [0.05, 0.5, 0.9, 0.95, 0.999])
+def test_top_p_without_a_sort_is_the_sorted_distribution(top_p):
+    g = torch.Generator().manual_seed(0)
+    # peaked rows (the nucleus inside the first 64) and flat ones (it takes the wider topk passes)
+    logits = torch.cat([torch.randn(8, 5000, generator=g) * 4, torch.randn(8, 5000, generator=g) * 0.1])
+    ours, reference = warp_logits(logits, 1.0, top_p=top_p), _sorted_top_p(logits, top_p)
+    assert torch.equal(torch.isfinite(ours), torch.isfinite(reference))
+    torch.testing.assert_close(ours.softmax(-1), reference.softmax(-1), rtol=0, atol=1e-7)
+
+
+def test_sampler_and_training_log_probs_agree(tiny):
+    """PPO's log-probs (`iteration.response_logits_and_values`) are the sampler's: temperature, top-k, top-p and a
+    constraint, through the one `policy_logits`."""
+    from lit_coderl.iteration import response_logits_and_values
+    from lit_coderl.models import PolicyAndValue
+
+    model, tokenizer = tiny
+    banned = torch.arange(0, len(tokenizer), 7)  # a constraint: every 7th token id is never sampled
+
+    def processor(input_ids, scores):
+        return scores.index_fill(-1, banned, float("-inf"))
+
+    def constrain(logits):
+        return logits.index_fill(-1, banned, float("-inf"))
+
+    options = GenerationOptions(max_new_tokens=48, temperature=0.7, top_k=40, top_p=0.9)
+    torch.manual_seed(0)
+    rollout = generate(model, tokenizer, ["def add(a, b):\n", "import os\n", "x = ["] * 2, options, [], [processor])
+    net = PolicyAndValue(model, frozen_reference=False)
+    mask = rollout.response_mask > 0
+    with torch.no_grad():
+        logits, _ = response_logits_and_values(net, rollout, slice(None), "cpu", options, constrain=constrain)
+    training = torch.log_softmax(logits, -1).gather(-1, rollout.response_ids[..., None])[..., 0]
+    assert mask.sum() > 100
+    assert (training[mask] - rollout.sampler_logprobs[mask]).abs().max() <= 1e-5
+    assert not torch.isin(rollout.response_ids[mask], banned).any()
+    # what training computed before (temperature and constraint only) was off-policy
+    before = torch.log_softmax(constrain(_raw_logits(net, rollout) / 0.7), -1)
+    before = before.gather(-1, rollout.response_ids[..., None])[..., 0]
+    assert (before[mask] - rollout.sampler_logprobs[mask]).abs().mean() > 1e-2
+
+
+def _raw_logits(net, rollout):
+    from lit_coderl.iteration import sequence_inputs
+
+    ids, attention, positions = sequence_inputs(rollout, slice(None), "cpu")
+    with torch.no_grad():
+        logits = net.policy(input_ids=ids, attention_mask=attention, position_ids=positions).logits
+    q, t = rollout.query_ids.shape[1], rollout.response_ids.shape[1]
+    return logits[:, q - 1 : q + t - 1].float()
+
+
+class _RowScript:
+    """Forces ``rows[b][step]`` in row ``b`` (the last token repeats)."""
+
+    def __init__(self, rows):
+        self.rows, self.step = rows, 0
+
+    def __call__(self, input_ids, scores):
+        forced = torch.full_like(scores, NEG)
+        for b, row in enumerate(self.rows):
+            forced[b, row[min(self.step, len(row) - 1)]] = 0.0
+        self.step += 1
+        return forced
+
+
+def test_a_row_stopped_by_a_stop_string_masks_its_padding_even_when_pad_is_an_eos(tiny):
+    """Qwen2.5 lists its pad token among the EOS ids: the padding after a stop string is not a sampled EOS."""
+    model, tokenizer = tiny
+    stop_row = tokenizer("x = 1\n```", add_special_tokens=False)["input_ids"]
+    long_row = tokenizer("y = 2\nz = 3\nw = 4\nv = 5", add_special_tokens=False)["input_ids"]
+    original = model.generation_config.eos_token_id
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, tokenizer.pad_token_id]
+    try:
+        rollout = generate(
+            model, tokenizer, ["a", "b"], GenerationOptions(max_new_tokens=len(long_row), stop_strings=["```"]),
+            logits_processors=[_RowScript([stop_row, long_row])],
+        )  # fmt: skip
+    finally:
+        model.generation_config.eos_token_id = original
+    lengths = rollout.response_mask.sum(1).tolist()
+    assert lengths == [len(stop_row), len(long_row)]
+    assert rollout.response_ids[0, len(stop_row)] == tokenizer.pad_token_id  # padding, outside the mask
+    assert rollout.ended.tolist() == [True, False]

@@ -52,7 +52,10 @@ def generate_samples(
             pad_id=tokenizer.pad_token_id,
             tokenizer=tokenizer,
         )
-        completions = tokenizer.batch_decode(out, skip_special_tokens=True)
+        completions = [
+            tokenizer.decode(row[:n], skip_special_tokens=True)
+            for row, n in zip(out.tokens.tolist(), out.lengths.tolist(), strict=True)
+        ]
         for (task_id, task), completion in zip(chunk, completions, strict=True):
             samples.append(
                 {"task_id": task_id, "completion": completion, "solution": evaluator.extract(task, completion)}

@@ -76,22 +76,28 @@ class RoboEvalEvaluator(Evaluator):
         data_dir: The shared data directory (``roboeval/tasks.json``, ``roboeval_data.csv``, prompt files).
         workers: Parallel sandbox workers (default: CPU count).
         **options: ``state_timeout_s`` (per-state limit, default 1.0 as the original; the paper's authors used 15),
-            ``prompt_style`` (``"completion"``, default, or ``"chat"`` for Jolfaei et al.'s format C), ``sleep``
+            ``prompt_style`` (``"chat"``, default: Jolfaei et al.'s format C, sampled at temperature 0.01, top-p
+            0.95, 1,024 new tokens, the paper's protocol (A.1); ``"completion"``: Robo-Instruct's completion prompt,
+            greedy, 512 new tokens, its stop strings), ``sleep``
             (``"zero"``: Robo-Instruct's no-op ``time.sleep``, or ``"codebotler"``), ``memory_mb`` (per program,
             default 2048), ``sandbox_slack_s`` (added to ``state_timeout_s`` for a state job's CPU limit,
             default 5).
     """
 
     kind = "roboeval"
-    #: greedy decoding (the paper evaluates one greedy completion per prompt)
-    generation: dict[str, Any] = {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 512}
+    #: the paper's protocol (Jolfaei et al. A.1): chat format C, temperature 0.01, top-p 0.95, 1,024 new tokens
+    generation: dict[str, Any] = {"temperature": 0.01, "top_p": 0.95, "max_new_tokens": 1024}
+    #: Robo-Instruct's protocol for ``prompt_style=completion``: greedy, 512 new tokens, its stop strings
+    completion_generation: dict[str, Any] = {
+        "temperature": 0.0, "top_p": 1.0, "max_new_tokens": 512, "stop_strings": COMPLETION_STOP,
+    }  # fmt: skip
 
     def __init__(self, data_dir: Path | str = DEFAULT_DATA_DIR, workers: int | None = None, **options: Any) -> None:
         super().__init__(data_dir=data_dir, workers=workers, **options)
         self.state_timeout_s = float(options.get("state_timeout_s", DEFAULT_STATE_TIMEOUT_S))
         if not self.state_timeout_s > 0:
             raise ValueError(f"state_timeout_s must be positive, got {self.state_timeout_s}")
-        self.prompt_style = str(options.get("prompt_style", "completion"))
+        self.prompt_style = str(options.get("prompt_style", "chat"))
         if self.prompt_style not in ("completion", "chat"):
             raise ValueError(f"prompt_style must be 'completion' or 'chat', got {self.prompt_style!r}")
         self.sleep = str(options.get("sleep", "zero"))
@@ -102,7 +108,7 @@ class RoboEvalEvaluator(Evaluator):
         if self.memory_mb <= 0 or self.sandbox_slack_s < 0:
             raise ValueError("memory_mb must be positive and sandbox_slack_s non-negative")
         if self.prompt_style == "completion":
-            self.generation = {**type(self).generation, "stop_strings": COMPLETION_STOP}
+            self.generation = dict(type(self).completion_generation)
 
     # -- tasks and prompts ---------------------------------------------------------------------------------------
     def tasks(self) -> dict[str, dict[str, Any]]:

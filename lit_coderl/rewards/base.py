@@ -13,12 +13,18 @@ Life of a component in one PPO iteration:
    hostile): return a penalty instead. NaN/inf are replaced by 0 by the module and counted.
 3. ``metrics()`` after scoring: extra per-component numbers to log (e.g. pass rate), as ``{name: float}``.
 
-The module multiplies ``score`` by ``weight`` and adds it to the per-token reward (``dense``), or puts its sequence
-total on the last response token (``eos``).
+The module multiplies ``score`` by ``weight`` and adds it to the per-token reward (``dense``), or puts the
+component's ``sequence_score`` once on the last response token (``eos``, TRL's baseline).
+
+How the two relate, per component: token flags (syntax: the first invalid token; lint: each diagnostic's tokens) sum
+to the sequence score (the default, ``Σ_t score_t``). A component that spreads one verdict over the code tokens
+(unit tests, RoboSim, data flow) records the verdict itself with `record_sequence_scores`: with ``spreading:
+constant`` its token scores sum to verdict × code tokens, and TRL adds the verdict once, not per token.
 """
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
@@ -70,6 +76,20 @@ class RewardComponent(Callback, ABC):
         unchanged."""
         return logits
 
+    def sequence_score(self, rollout: Rollout, scores: torch.Tensor) -> torch.Tensor:
+        """``[B]`` one score per response, for ``reward_placement: eos`` (TRL's baseline adds it once, on the last
+        token). ``scores`` are this component's ``[B, T]`` token scores of the same rollout. Default: the verdicts
+        `score` recorded for this rollout (`record_sequence_scores`), else the sum of the token scores."""
+        recorded = getattr(self, "_sequence_scores", None)
+        if recorded is not None and recorded[0] is rollout:
+            return recorded[1]
+        return scores.sum(dim=1)
+
+    def record_sequence_scores(self, rollout: Rollout, values) -> None:
+        """Called from `score` by a component whose token scores spread a per-response verdict: ``values`` ``[B]``
+        are the verdicts, which `sequence_score` returns for this rollout."""
+        self._sequence_scores = (rollout, torch.as_tensor(values, dtype=torch.float32))
+
     def metrics(self) -> dict[str, float]:
         """Extra numbers from the last ``score`` call, logged as ``reward/<name>/<key>``."""
         return {}
@@ -82,3 +102,34 @@ class RewardComponent(Callback, ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, weight={self.weight})"
+
+
+def score_components(rollout: Rollout, components: list[RewardComponent]):
+    """Each component's ``[B, T]`` token scores (zero on padding) and ``[B]`` sequence scores, and how many NaN/inf
+    entries were replaced by 0 (each warned about). A component that raises scores 0 this time, with a warning; a
+    wrong shape is an error."""
+    scores, sequence_scores, nonfinite = {}, {}, 0
+    shape = tuple(rollout.response_ids.shape)
+    for component in components:
+        try:
+            s = component.score(rollout)
+        except Exception as err:  # a buggy reward must not end a long run
+            warnings.warn(
+                f"reward component {component.name!r} failed ({err!r}); it scores 0 this iteration", stacklevel=2
+            )
+            s = torch.zeros(shape)
+        s = torch.as_tensor(s, dtype=torch.float32).cpu()
+        if tuple(s.shape) != shape:
+            raise ValueError(f"reward component {component.name!r} returned shape {tuple(s.shape)}, expected {shape}")
+        bad = ~torch.isfinite(s)
+        if bad.any():
+            nonfinite += int(bad.sum())
+            warnings.warn(
+                f"reward component {component.name!r} returned {int(bad.sum())} NaN/inf values; replaced by 0",
+                stacklevel=2,
+            )
+            s = torch.where(bad, torch.zeros_like(s), s)
+        scores[component.name] = s * rollout.response_mask
+        sequence = torch.as_tensor(component.sequence_score(rollout, scores[component.name]), dtype=torch.float32)
+        sequence_scores[component.name] = torch.nan_to_num(sequence.cpu(), nan=0.0, posinf=0.0, neginf=0.0)
+    return scores, sequence_scores, nonfinite

@@ -435,6 +435,7 @@ class DataFlowReward(RewardComponent):
     def score(self, rollout: Rollout) -> torch.Tensor:
         scores = rollout.zeros()
         matches = []
+        sequence = torch.zeros(rollout.batch_size)  # the verdict, for reward_placement: eos (TRL's baseline)
         for i in range(rollout.batch_size):
             task = rollout.tasks[i] if i < len(rollout.tasks) else {}
             reference = task.get("reference")
@@ -443,7 +444,9 @@ class DataFlowReward(RewardComponent):
             match, value = self.sample_score(rollout.code(i), reference)
             matches.append(match)
             if value:
+                sequence[i] = value
                 scores[i] = spread(value, rollout.code_token_indices(i), rollout.response_length, self.spreading)
+        self.record_sequence_scores(rollout, sequence)
         self._metrics = {
             "match": sum(matches) / len(matches) if matches else 0.0,
             "scored": float(len(matches)),

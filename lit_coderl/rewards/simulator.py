@@ -148,6 +148,7 @@ class SimulatorReward(SandboxedReward):
         length = rollout.response_length
         fractions: list[float] = []
         kinds: Counter[str] = Counter()
+        sequence = torch.full((rollout.batch_size,), float(self.fail_penalty))  # verdicts, for eos placement
         for i, verdict in enumerate(verdicts):
             n = int(rollout.response_mask[i].sum().item())
             program_tokens = [t for t in self.program_token_indices(rollout, i) if t < n]
@@ -159,6 +160,7 @@ class SimulatorReward(SandboxedReward):
             fraction = verdict["passed"] / max(1, verdict["worlds"])
             fractions.append(fraction)
             reward = self.fail_penalty if verdict["passed"] == 0 else fraction
+            sequence[i] = reward
             row = spread(reward, program_tokens, length, self.spreading)
             error_run = _first_error(verdict)
             if error_run is not None:
@@ -169,6 +171,7 @@ class SimulatorReward(SandboxedReward):
             elif verdict.get("timeouts"):
                 kinds["timeout"] += 1
             scores[i] = row
+        self.record_sequence_scores(rollout, sequence)
         batch = max(1, rollout.batch_size)
         self._metrics = {
             "success_rate": sum(f == 1.0 for f in fractions) / batch,

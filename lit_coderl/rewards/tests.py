@@ -117,6 +117,7 @@ class UnitTestReward(SandboxedReward):
         length = rollout.response_length
         statuses: Counter[str] = Counter()
         values: list[float] = []
+        sequence = torch.zeros(rollout.batch_size)  # the verdict, for reward_placement: eos (TRL's baseline)
         for i, result in enumerate(results):
             if result is None:
                 continue
@@ -125,10 +126,12 @@ class UnitTestReward(SandboxedReward):
             values.append(value)
             code_tokens = rollout.code_token_indices(i)
             reward = self.fail_penalty if value == 0 else value
+            sequence[i] = reward
             row = spread(reward, code_tokens, length, self.spreading)
             if self.error_line_penalty and result.error_line is not None:
                 row += self._line_penalty(rollout, i, result.error_line, length)
             scores[i] = row
+        self.record_sequence_scores(rollout, sequence)
         scored = len(values)
         self._metrics = {
             "pass_rate": sum(values) / scored if scored else 0.0,

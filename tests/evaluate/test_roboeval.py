@@ -52,10 +52,12 @@ def test_options_are_validated():
         RoboEvalEvaluator(sleep="long")
 
 
-def test_generation_is_greedy_with_stop_strings_only_for_completion_prompts():
-    assert RoboEvalEvaluator.generation["temperature"] == 0.0
-    assert RoboEvalEvaluator().generation["stop_strings"] == COMPLETION_STOP
-    assert "stop_strings" not in RoboEvalEvaluator(prompt_style="chat").generation
+def test_generation_defaults_to_the_papers_protocol_and_completion_keeps_robo_instructs():
+    default = RoboEvalEvaluator()
+    assert default.prompt_style == "chat"
+    assert default.generation == {"temperature": 0.01, "top_p": 0.95, "max_new_tokens": 1024}
+    completion = RoboEvalEvaluator(prompt_style="completion").generation
+    assert completion == {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 512, "stop_strings": COMPLETION_STOP}
 
 
 def test_extract_uses_the_harness_post_processing():
@@ -105,7 +107,7 @@ def test_tasks_are_the_80_prompts(data_dir):
 
 
 def test_completion_prompt_is_prefix_instruction_suffix(data_dir):
-    evaluator = RoboEvalEvaluator(data_dir)
+    evaluator = RoboEvalEvaluator(data_dir, prompt_style="completion")
     task = evaluator.tasks()["GetDrink_2"]
     prefix = (data_dir / "roboeval" / "prompt_prefix.txt").read_text(encoding="utf-8")
     assert evaluator.prompt(task) == prefix + task["instruction"] + "\ndef task_program():"
