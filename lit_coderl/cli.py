@@ -135,6 +135,15 @@ def _lightning_cli(args: list[str], run: bool = True):
         sys.argv = saved_argv
 
 
+def _finish_wandb(cli) -> None:
+    """Close the W&B runs a command opened: Lightning leaves them open, and a second ``main`` in the same process
+    (a notebook, a script, a test) would otherwise log into the first run."""
+    trainer = getattr(cli, "trainer", None)
+    for logger in getattr(trainer, "loggers", None) or []:
+        if type(logger).__name__ == "WandbLogger" and getattr(logger, "_experiment", None) is not None:
+            logger.experiment.finish()
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
@@ -157,7 +166,8 @@ def main(argv: list[str] | None = None) -> None:
             from lit_coderl.export import main as export_main
 
             sys.exit(export_main(args[1:]))
-        _lightning_cli(resolve_config_args(args))
+        cli = _lightning_cli(resolve_config_args(args))
+        _finish_wandb(cli)
     except USER_ERRORS as err:
         if _debug():
             raise

@@ -47,7 +47,7 @@ def test_mbppplus_release_file_on_fixture(fixture_dir, tmp_path):
 
 
 def test_roboeval_on_fixture(fixture_dir):
-    evaluator = RoboEvalEvaluator(data_dir=fixture_dir, workers=1)
+    evaluator = RoboEvalEvaluator(data_dir=fixture_dir, workers=1, prompt_style="completion")
     tasks = evaluator.tasks()
     assert len(tasks) == 80 and "SayGoodDay_4" in tasks
     assert evaluator.prompt(tasks["SayGoodDay_0"]).startswith('"""Fixture robot API."""\n# Instruction: Go to')
