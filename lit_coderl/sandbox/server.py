@@ -178,13 +178,18 @@ def _kill_session(sid: int) -> None:
             continue
 
 
-def _remove_sysv_ipc() -> None:
-    try:
-        import ctypes
+_LIBC: list = []
 
-        libc = ctypes.CDLL(None, use_errno=True)
-    except Exception:
-        return
+
+def _remove_sysv_ipc() -> None:
+    if not _LIBC:
+        try:
+            import ctypes
+
+            _LIBC.append(ctypes.CDLL(None, use_errno=True))
+        except Exception:
+            return
+    libc = _LIBC[0]
     for kind, remove in (("shm", lambda i: libc.shmctl(i, 0, None)), ("sem", lambda i: libc.semctl(i, 0, 0)),
                          ("msg", lambda i: libc.msgctl(i, 0, None))):
         try:
@@ -239,7 +244,9 @@ def run_job(job: dict, scratch: str, isolated: bool) -> dict:
 
     limits = Limits(**job["limits"])
     workdir = os.path.join(scratch, "job")
-    _wipe(scratch)  # also undoes permissions a killed job's leftovers may still hold
+    if os.listdir(scratch):  # normally emptied by the last job's cleanup
+        _wipe(scratch)
+    os.chmod(scratch, 0o700)  # a job may have changed it
     os.makedirs(workdir, exist_ok=True)
     session = None
     child_job = job
