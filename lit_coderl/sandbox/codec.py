@@ -31,9 +31,11 @@ MAX_NODES = 200_000
 """`encode_item` sends a value with more nodes than this as its `digest_value` instead."""
 JOB_NODES = 400_000
 """Nodes one job sends in full over all its values; later large values travel as digests."""
-MAX_FRAME_ITEMS = 4 * MAX_NODES
+MAX_FRAME_ITEMS = MAX_NODES + 50_000
 """A frame with more JSON items than this (counted by its commas, before parsing) is refused: no value we send
 needs them, and parsing millions of tiny items would cost the reader far more memory than the frame's bytes."""
+MAX_JOB_ITEMS = JOB_NODES + 100_000
+"""All frames of one job together (values in full, plus robot requests and the like)."""
 COLLISION_LIMIT = 64
 """Decoded containers may hold at most this many distinct items whose hashes collide (a crafted hash flood would
 make every set or dict the judge builds quadratic)."""

@@ -288,8 +288,7 @@ def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: in
         deadline = start + float(job["world_timeout_s"]) + KILL_GRACE_S
     time_limits = job.get("time_limits") or []
     item_deadline = None  # MBPP+: each input's own limit, from the end of the previous one
-    # items in all: the values sent in full (JOB_NODES) and the job's other frames (robot requests, one per call)
-    buffer = codec.FrameBuffer(MAX_CHILD_FRAME, MAX_CHILD_TOTAL, codec.MAX_FRAME_ITEMS, 2 * codec.JOB_NODES)
+    buffer = codec.FrameBuffer(MAX_CHILD_FRAME, MAX_CHILD_TOTAL, codec.MAX_FRAME_ITEMS, codec.MAX_JOB_ITEMS)
     stderr = bytearray()
     cap = int(limits.max_output_bytes)
     load = done = None
