@@ -1,125 +1,279 @@
-"""Hostile programs: each is scored as a failure, the test process survives, and nothing outside the sandbox changes."""
+"""Hostile programs that attack the HOST (issue #11): each must leave the machine, the test process, the trainer
+stand-in (a sentinel process) and the next job on the same worker exactly as they were.
+
+A program here does something harmful and then defines ``solve()`` honestly returning 42: the attack must be
+contained, so its verdict is what its honest part earns (``pass``, with every attempt's error swallowed), or the
+exact failure its unswallowed attack causes. This file: writes and deletes outside the job dir, the real HOME, the
+project's source and caches, other processes' secrets. The other classes are in ``tests/sandbox/test_hostile_*.py``
+(escapes: ctypes, kill, sysctl, network; resources: processes, fds, bombs, state; cheats; the caller's side; the
+evaluators); the machinery (probes, host checks) in ``tests/hostile_helpers.py``.
+"""
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-
 import pytest
 
-from lit_coderl.sandbox import Limits, SandboxPool
+from lit_coderl.sandbox import SandboxPool
+from tests.hostile_helpers import (
+    HONEST,
+    LIMITS,
+    NEEDS_ISOLATION,
+    Prog,
+    absent,
+    check_outcome,
+    module_fixtures,
+    startswith,
+)
 
-LIMITS = Limits(timeout_s=3.0, memory_mb=1024, file_size_mb=4)
-TESTS = ["assert solve() == 42"]
+pytestmark = NEEDS_ISOLATION
 
-# each program defines solve() (honestly returning 42) after doing something hostile, so only the sandbox makes it fail
-HOSTILE = {
-    "fork_bomb": "import os\nwhile True:\n    os.fork()\n",
-    "fork_via_multiprocessing": "import multiprocessing\nmultiprocessing.Process(target=print).start()\n",
-    "subprocess_shell": "import subprocess\nsubprocess.run(['rm', '-rf', CANARY])\n",
-    "os_system": "import os\nos.system('rm -rf ' + CANARY)\n",
-    "exec_shell": "import os\nos.execv('/bin/rm', ['rm', '-rf', CANARY])\n",
-    "posix_spawn": "import os\nos.posix_spawn('/bin/rm', ['rm', '-rf', CANARY], {})\n",
-    "memory_bomb": "x = []\nwhile True:\n    x.append(bytearray(10 ** 8))\n",
-    "infinite_loop": "while True:\n    pass\n",
-    "sleep_forever": "import time\ntime.sleep(10 ** 6)\n",
-    "delete_file": "import os\nos.remove(CANARY + '/keep.txt')\n",
-    "unlink_via_pathlib": "import pathlib\npathlib.Path(CANARY, 'keep.txt').unlink()\n",
-    "rmtree": "import shutil\nshutil.rmtree(CANARY)\n",
-    "overwrite_file": "open(CANARY + '/keep.txt', 'w').write('owned')\n",
-    "overwrite_via_os_open": "import os\nos.open(CANARY + '/keep.txt', os.O_WRONLY | os.O_TRUNC)\n",
-    "rename_file": "import os\nos.rename(CANARY + '/keep.txt', CANARY + '/moved.txt')\n",
-    "kill_parent": "import os\nos.kill(os.getppid(), 9)\n",
-    "killpg_parent": "import os\nos.killpg(os.getpgid(os.getppid()), 9)\n",
-    "kill_test_process": "import os\nos.kill(TEST_PID, 9)\n",
-    "ctypes_kill": "import ctypes\nctypes.CDLL(None).kill(TEST_PID, 9)\n",
-    "sys_exit": "import sys\nsys.exit(0)\n",
-    "os_exit": "import os\nos._exit(0)\n",
-    "builtin_exit": "exit(0)\n",
-    "stdout_flood": "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n",
-    "stderr_flood_fd": "import os\nwhile True:\n    os.write(2, b'y' * 65536)\n",
-    "deep_recursion": "import sys\nsys.setrecursionlimit(10 ** 8)\ndef r(n):\n    return r(n + 1)\nr(0)\n",
-    "segfault": "import faulthandler\nfaulthandler._sigsegv()\n",
-    "socket_connect": "import socket\nsocket.create_connection(('127.0.0.1', PORT), timeout=1).sendall(b'owned')\n",
-    "huge_file": "with open('big.bin', 'wb') as f:\n    while True:\n        f.write(b'0' * 2 ** 20)\n",
-    "setsid_escape": "import os\nos.setsid()\n",
-    "raise_resource_limit": "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))\n",
-    "chmod_canary": "import os\nos.chmod(CANARY, 0)\n",
-    "read_stdin": "import sys\nassert sys.stdin.read() != ''\n",
-}
+P = Prog
+
+# --- writes and deletes outside the job dir (the guard only replaces os.* functions) -------------------------------
+FILES = [
+    P("fs_posix_open_truncate", "fs", """
+import posix
+for root in (MINE, MINE_HIDDEN):
+    fd = attempt(posix.open, root + "/keep.txt", posix.O_WRONLY | posix.O_TRUNC)
+    if isinstance(fd, int):
+        posix.write(fd, TOKEN.encode())
+""" + HONEST, "pass"),
+    P("fs_posix_unlink_rmdir", "fs", """
+import posix
+for root in (MINE, MINE_HIDDEN):
+    attempt(posix.unlink, root + "/keep.txt")
+    attempt(posix.unlink, root + "/sub/deep.txt")
+    attempt(posix.rmdir, root + "/empty")
+""" + HONEST, "pass"),
+    P("fs_posix_rename_replace", "fs", """
+import posix
+for root in (MINE, MINE_HIDDEN):
+    attempt(posix.rename, root + "/keep.txt", root + "/moved-" + TOKEN)
+    attempt(posix.replace, root + "/sub", root + "/empty")
+""" + HONEST, "pass"),
+    P("fs_io_fileio", "fs", """
+import io
+for root in (MINE, MINE_HIDDEN):
+    handle = attempt(io.FileIO, root + "/keep.txt", "w")
+    if not isinstance(handle, BaseException):
+        handle.write(TOKEN.encode())
+    attempt(io.FileIO, root + "/new-" + TOKEN, "x")
+""" + HONEST, "pass"),
+    P("fs_c_level_io_open", "fs", """
+import _io
+for root in (MINE, MINE_HIDDEN):
+    handle = attempt(_io.open, root + "/keep.txt", "a")
+    if not isinstance(handle, BaseException):
+        handle.write(TOKEN)
+        handle.close()
+""" + HONEST, "pass"),
+    P("fs_os_mkdir_makedirs", "fs", """
+import os
+for root in (MINE, MINE_HIDDEN):
+    attempt(os.mkdir, root + "/dir-" + TOKEN)
+    attempt(os.makedirs, root + "/sub/a/b/c-" + TOKEN)
+""" + HONEST, "pass"),
+    P("fs_os_symlink_link", "fs", """
+import os
+for root in (MINE, MINE_HIDDEN):
+    attempt(os.symlink, "/etc/passwd", root + "/sym-" + TOKEN)
+    attempt(os.link, root + "/keep.txt", root + "/hard-" + TOKEN)
+""" + HONEST, "pass"),
+    P("fs_symlink_out_of_job_dir", "fs", """
+import os, posix
+attempt(os.symlink, MINE + "/keep.txt", "inside")
+attempt(os.symlink, MINE, "inside_dir")
+fd = attempt(posix.open, "inside", posix.O_WRONLY | posix.O_TRUNC)
+if isinstance(fd, int):
+    posix.write(fd, TOKEN.encode())
+attempt(posix.unlink, "inside_dir/sub/deep.txt")
+""" + HONEST, "pass"),
+    P("fs_truncate_utime_chmod", "fs", """
+import os, posix
+for root in (MINE, MINE_HIDDEN):
+    attempt(posix.truncate, root + "/keep.txt", 0)
+    attempt(os.utime, root + "/keep.txt", (0, 0))
+    attempt(posix.chmod, root + "/sub", 0)
+    attempt(posix.chmod, root, 0)
+    attempt(posix.chown, root + "/keep.txt", 1, 1)
+""" + HONEST, "pass"),
+    P("fs_walk_and_unlink_everything", "fs", """
+import os, posix
+for top in (CANARY, HIDDEN):
+    for root, dirs, files in os.walk(top, topdown=False):
+        for f in files:
+            attempt(posix.unlink, os.path.join(root, f))
+        for d in dirs:
+            attempt(posix.rmdir, os.path.join(root, d))
+""" + HONEST, "pass"),
+    P("fs_through_proc_root_and_cwd", "fs", """
+import posix
+for base in ("/proc/self/root", "/proc/1/root", f"/proc/{TEST_PID}/root", "/proc/1/cwd/.."):
+    fd = attempt(posix.open, base + MINE + "/keep.txt", posix.O_WRONLY | posix.O_APPEND)
+    if isinstance(fd, int):
+        posix.write(fd, TOKEN.encode())
+    attempt(posix.unlink, base + MINE_HIDDEN + "/keep.txt")
+""" + HONEST, "pass"),
+    P("fs_host_tmp", "fs", """
+import posix
+fd = attempt(posix.open, "/tmp/hostile-" + TOKEN, posix.O_WRONLY | posix.O_CREAT, 0o644)
+if isinstance(fd, int):
+    posix.write(fd, TOKEN.encode())
+attempt(posix.unlink, TMP_SECRET)
+attempt(posix.mkdir, "/tmp/../tmp/hostile-dir-" + TOKEN)
+""" + HONEST, "pass"),
+    P("fs_plain_open_unswallowed", "fs", """
+open(MINE + "/keep.txt", "w").write(TOKEN)
+""" + HONEST, "error", check=lambda r: startswith(r.error, "PermissionError")),
+    P("fs_pathlib_unswallowed", "fs", """
+import pathlib
+pathlib.Path(MINE, "keep.txt").unlink()
+""" + HONEST, "error", check=lambda r: startswith(r.error, "PermissionError")),
+]
+
+# --- the real HOME, the project's source, its caches --------------------------------------------------------------
+PROJECT_FILES = [
+    P("home_expanduser", "home", """
+import os, pathlib
+for home in (os.path.expanduser("~"), str(pathlib.Path.home()), os.environ.get("HOME", "")):
+    attempt(lambda: open(os.path.join(home, ".hostile-" + TOKEN), "w").write(TOKEN))
+    attempt(lambda: open(os.path.join(home, ".bashrc"), "a").write("# " + TOKEN))
+""" + HONEST, "pass"),
+    P("home_real_path_posix", "home", """
+import posix
+for name in (".bashrc", ".profile", ".hostile-" + TOKEN):
+    fd = attempt(posix.open, REAL_HOME + "/" + name, posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT, 0o644)
+    if isinstance(fd, int):
+        posix.write(fd, ("# " + TOKEN + "\\n").encode())
+attempt(posix.unlink, HOME_SECRET)
+""" + HONEST, "pass"),
+    P("home_ssh_authorized_keys", "home", """
+import posix
+attempt(posix.mkdir, REAL_HOME + "/.ssh", 0o700)
+fd = attempt(posix.open, REAL_HOME + "/.ssh/authorized_keys", posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT, 0o600)
+if isinstance(fd, int):
+    posix.write(fd, ("ssh-ed25519 AAAA " + TOKEN + "\\n").encode())
+""" + HONEST, "pass"),
+    P("cache_overwrite_ground_truth", "caches", """
+import glob, io, posix
+cache = REAL_HOME + "/.cache/lit_coderl"
+payload = ('{"payload": "' + TOKEN + '"}').encode()
+for path in glob.glob(cache + "/*") + [cache + "/mbppplus-gt-" + TOKEN + ".json"]:
+    handle = attempt(io.FileIO, path, "w")
+    if not isinstance(handle, BaseException):
+        handle.write(payload)
+attempt(posix.mkdir, cache + "/syncode-" + TOKEN)
+""" + HONEST, "pass"),
+    # the project's own files: every write appends a TOKEN line, every rename or delete is tried as a hard link or
+    # a rename that is undone at once, so that a sandbox that fails here still leaves the checkout recoverable
+    P("project_source_rewrite", "project", """
+import io, posix
+pkg = PROJECT + "/lit_coderl"
+for path in (pkg + "/sandbox/server.py", pkg + "/sandbox/child.py", pkg + "/__init__.py", PROJECT + "/pyproject.toml"):
+    fd = attempt(posix.open, path, posix.O_WRONLY | posix.O_APPEND)
+    if isinstance(fd, int):
+        posix.write(fd, ("\\nimport os; os.system('touch /tmp/" + TOKEN + "')  # " + TOKEN + "\\n").encode())
+        print("SUCCEEDED append", path)
+    if not isinstance(attempt(io.FileIO, path + "." + TOKEN, "x"), BaseException):
+        print("SUCCEEDED create", path)
+    if attempt(posix.link, path, path + ".link-" + TOKEN) is None:  # the right to delete it
+        print("SUCCEEDED link", path)
+        posix.unlink(path + ".link-" + TOKEN)
+    if attempt(posix.rename, path, path + ".moved-" + TOKEN) is None:
+        posix.rename(path + ".moved-" + TOKEN, path)
+        print("SUCCEEDED rename", path)
+""" + HONEST, "pass", check=lambda r: absent(r.stdout, "SUCCEEDED")),
+    P("project_pth_and_pyc_poison", "project", """
+import glob, posix
+fd = attempt(posix.open, SITE + "/hostile-" + TOKEN + ".pth", posix.O_WRONLY | posix.O_CREAT, 0o644)
+if isinstance(fd, int):
+    posix.write(fd, b"import os")
+for pyc in glob.glob(PROJECT + "/lit_coderl/**/__pycache__/*.pyc", recursive=True):
+    fd = attempt(posix.open, pyc, posix.O_WRONLY | posix.O_APPEND)
+    if isinstance(fd, int):
+        posix.write(fd, TOKEN.encode())
+attempt(posix.mkdir, PROJECT + "/lit_coderl/sandbox/__pycache__")
+fd = attempt(posix.open, PROJECT + "/lit_coderl/sandbox/__pycache__/server." + TOKEN + ".pyc",
+             posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL, 0o644)
+if isinstance(fd, int):
+    posix.write(fd, TOKEN.encode())
+""" + HONEST, "pass"),
+    P("project_rewrite_then_kill_server", "project", """
+import posix, signal
+fd = attempt(posix.open, PROJECT + "/lit_coderl/sandbox/server.py", posix.O_WRONLY | posix.O_APPEND)
+if isinstance(fd, int):
+    posix.write(fd, ("\\nraise SystemExit('" + TOKEN + "')  # " + TOKEN + "\\n").encode())
+for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):
+    attempt(posix.kill, 1, sig)
+    attempt(posix.kill, posix.getppid(), sig)
+""" + HONEST, "pass"),
+    P("server_scratch_deleted", "project", """
+import os, posix
+for root, dirs, files in os.walk("/tmp", topdown=False):
+    for f in files:
+        attempt(posix.unlink, os.path.join(root, f))
+    for d in dirs:
+        attempt(posix.rmdir, os.path.join(root, d))
+attempt(posix.rmdir, "/tmp/job")
+attempt(posix.rename, "/tmp/job", "/tmp/gone")
+""" + HONEST, "pass"),
+]
+
+# --- another process's secrets ------------------------------------------------------------------------------------
+SECRETS = [
+    P("secret_proc_environ_scan", "secrets", """
+import os
+seen = []
+for pid in ["self", "1", str(TEST_PID), str(SENTINEL_PID)] + os.listdir("/proc"):
+    data = attempt(lambda: open(f"/proc/{pid}/environ", "rb").read())
+    if isinstance(data, bytes):
+        seen.append(data.decode("latin-1"))
+print(seen, dict(os.environ))
+""" + HONEST, "pass"),
+    P("secret_files_on_host", "secrets", """
+import glob
+for path in [HOME_SECRET, TMP_SECRET, REAL_HOME + "/.bash_history"] + glob.glob("/tmp/hostile-secret*"):
+    print(attempt(lambda: open(path).read()))
+""" + HONEST, "pass"),
+    P("secret_proc1_everything", "secrets", """
+import os
+for part in ("environ", "cmdline", "mem", "maps", "auxv", "stack", "syscall", "root/proc/1/environ",
+             "cwd/environ", "fd/0", "fd/1", "fd/2", "fd/4", "fd/5", "fd/7"):
+    print(part, repr(attempt(lambda: open("/proc/1/" + part, "rb").read(4096)))[:300])
+for part in ("environ", "cmdline", "root" + HOME_SECRET):
+    print(part, repr(attempt(lambda: open(f"/proc/{TEST_PID}/" + part, "rb").read(4096)))[:300])
+""" + HONEST, "pass"),
+]
+
+PROGRAMS = FILES + PROJECT_FILES + SECRETS
 
 
-@pytest.fixture(scope="module")
-def canary(tmp_path_factory):
-    root = tmp_path_factory.mktemp("canary")
-    (root / "keep.txt").write_text("precious")
-    return root
+host, outcomes = module_fixtures(PROGRAMS)
 
 
-@pytest.fixture(scope="module")
-def listener():
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    server.settimeout(0.2)
-    received: list[bytes] = []
-    stop = threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            received.append(conn.recv(100))
-            conn.close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1], received
-    stop.set()
-    thread.join()
-    server.close()
+@pytest.mark.parametrize("name", [p.name for p in PROGRAMS])
+def test_hostile_program(name, host, outcomes):
+    check_outcome(host, outcomes[name])
 
 
-def _snapshot(root) -> dict[str, tuple[int, bytes]]:
-    return {str(p): (p.stat().st_mode, p.read_bytes() if p.is_file() else b"") for p in sorted(root.rglob("*"))}
+def test_host_intact_after_all(host, outcomes):
+    assert host.check() == []
 
 
-def test_at_least_twenty_hostile_programs():
-    assert len(HOSTILE) >= 20
+def test_canary_is_visible_to_programs(host):
+    """The attacks on CANARY mean something only if programs can see it (read-only)."""
+    with SandboxPool(workers=1, limits=LIMITS, isolation="bwrap") as pool:
+        reply = pool.submit_exec(f"print(open({str(host.canary / 'keep.txt')!r}).read())").result()
+    if "precious" not in reply.stdout:
+        pytest.skip(f"no folder the sandbox shows was found for the canary: {reply.load}")
+    assert reply.stdout == "precious\n\n"
 
 
-def test_hostile_programs_fail_safely(canary, listener):
-    port, received = listener
-    before = _snapshot(canary)
-    prelude = f"CANARY = {str(canary)!r}\nTEST_PID = {os.getpid()}\nPORT = {port}\n"
-    with SandboxPool(workers=2, limits=LIMITS) as pool:
-        futures = {
-            name: pool.submit_tests(prelude + body + "def solve():\n    return 42\n", TESTS)
-            for name, body in HOSTILE.items()
-        }
-        results = {name: future.result() for name, future in futures.items()}
-        # the pool still works after all of that
-        assert pool.submit_tests("def solve():\n    return 42\n", TESTS).result().status == "pass"
-    failures = {name: r for name, r in results.items() if r.status == "pass" or any(r.passed)}
-    assert not failures, failures
-    assert _snapshot(canary) == before
-    assert received == []
-    assert results["infinite_loop"].status == "timeout"
-    assert results["memory_bomb"].status == "memory"
-    assert results["os_exit"].status == "crash"
-    assert results["sys_exit"].status == "error"
-    assert results["stdout_flood"].status == "timeout"
-    assert len(results["stdout_flood"].stdout) == LIMITS.max_output_bytes
-    assert results["fork_bomb"].error == "PermissionError: os.fork is disabled in the sandbox"
+def test_at_least_seventy_hostile_programs():
+    from tests.sandbox import test_hostile_cheats, test_hostile_escape, test_hostile_evaluators, test_hostile_resources
 
-
-def test_huge_file_is_capped(tmp_path):
-    with SandboxPool(workers=1, limits=LIMITS) as pool:
-        result = pool.submit_tests(
-            "with open('big.bin', 'wb') as f:\n    f.write(b'0' * (8 * 2 ** 20))\n", ["assert True"]
-        ).result()
-    assert result.status == "error"
-    assert result.error.startswith("OSError") and "File too large" in result.error
+    programs = (PROGRAMS + test_hostile_escape.PROGRAMS + test_hostile_resources.PROGRAMS
+                + test_hostile_cheats.PROGRAMS)
+    samples = len(test_hostile_evaluators.MBPP_SAMPLES) + len(test_hostile_evaluators.PLUS_SAMPLES)
+    assert len({p.name for p in programs}) == len(programs)
+    assert len(programs) + samples >= 70

@@ -11,8 +11,9 @@ Plans (``job["mode"]``):
 - ``exec``: run the code (and ``setup``); report whether it loaded.
 - ``holes``: then evaluate, per test, the expressions the judge asked for (the program's calls inside an assert;
   `judge.py`) and send their values; tests the judge could not split run here and report pass/fail (flagged).
-- ``calls``: then call ``entry_point(*args)`` for each input and send each return value (MBPP+); the server's clock
-  limits each call, expected outputs never come here.
+- ``calls``: then, for each input the server sends (one at a time, after the previous value), call
+  ``entry_point(*args)`` and send the return value (MBPP+); the server's clock limits each call, expected outputs
+  never come here, and an input is not here before its turn.
 - ``robot``: run a rewritten robot program whose ``robot`` is a proxy: every API call is a request to the server,
   which runs the simulator and records the trace and robot errors itself.
 
@@ -37,6 +38,8 @@ USER_CODE_FILENAME = "<code>"
 TEST_CODE_FILENAME = "<test>"
 MAX_REPLY_FRAME = 1 << 20
 """Largest robot reply frame a child accepts from its server."""
+MAX_INPUT_FRAME = 256 * 1024 * 1024
+"""Largest input (one MBPP+ call's arguments) a child accepts from its server."""
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -156,11 +159,14 @@ def _plan_holes(job: dict, namespace: dict, bound: list) -> None:
 
 def _plan_calls(job: dict, namespace: dict) -> None:
     function = namespace.get(job["entry_point"])
-    for i, args in enumerate(job["inputs"]):
+    for i in range(int(job["n_inputs"])):
+        received = codec.read_frame(0, MAX_INPUT_FRAME)  # the server sends input i only now, and starts its clock
+        if received is None:
+            return
         try:
             if function is None:
                 raise NameError(f"name {job['entry_point']!r} is not defined")
-            value = function(*codec.decode_value(args))
+            value = function(*codec.decode_value(received[1]))
             if job.get("project") == "not_none" or job.get("project") == "not_none_unless_bool" and type(
                     value) is not bool:
                 value = value is not None

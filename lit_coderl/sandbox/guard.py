@@ -54,7 +54,7 @@ def _make_guarded_os_open(original, root: str):
 
 
 _OS_DISABLED = (
-    "kill", "killpg", "system", "putenv", "unsetenv", "remove", "removedirs", "rmdir", "unlink", "rename", "renames",
+    "kill", "killpg", "system", "remove", "removedirs", "rmdir", "unlink", "rename", "renames",
     "replace", "truncate", "ftruncate", "fchdir", "chdir", "chroot", "setuid", "seteuid", "setreuid", "setresuid",
     "setgid", "setegid", "setregid", "setresgid", "setgroups", "fchmod", "fchown", "chmod", "chown", "lchmod",
     "lchown", "lchflags", "chflags", "setsid", "setpgid", "setpgrp", "popen", "sched_setaffinity", "setpriority",

@@ -129,9 +129,11 @@ class _Server:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def run(self, job: dict, wait_s: float) -> RunReply:
+    def run(self, job: dict, wait_s: float, inputs: list | None = None) -> RunReply:
         try:
             codec.write_frame(self.request_w, b"J", job)
+            if inputs is not None:
+                codec.write_frame(self.request_w, b"I", inputs)
         except (OSError, ValueError) as exc:
             return RunReply(status="crash", error=f"sandbox server unavailable: {exc}")
         deadline = time.monotonic() + wait_s
@@ -237,8 +239,10 @@ class SandboxPool:
 
     # public API ---------------------------------------------------------------------------------------------
 
-    def submit(self, job: dict, limits: Limits | None = None, convert=None) -> Future:
-        """Run one job (see `child.py` for the plans); the future holds ``convert(RunReply)`` (or the reply)."""
+    def submit(self, job: dict, limits: Limits | None = None, convert=None, inputs: list | None = None) -> Future:
+        """Run one job (see `child.py` for the plans); the future holds ``convert(RunReply)`` (or the reply).
+        ``inputs`` (a ``calls`` job's arguments) travel in a frame of their own, which the server reads only after
+        it has forked the job's child."""
         job = {**job, "limits": asdict((limits or self.limits).validate())}
         wait_s = float(job["limits"]["timeout_s"]) + SERVER_GRACE_S
         if job.get("mode") == "robot":
@@ -248,7 +252,7 @@ class SandboxPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("SandboxPool is closed")
-            self._jobs.put((job, wait_s, convert, future))
+            self._jobs.put((job, inputs, wait_s, convert, future))
         return future
 
     def submit_exec(self, code: str, setup: str = "", limits: Limits | None = None) -> Future[RunReply]:
@@ -272,15 +276,18 @@ class SandboxPool:
     def submit_calls(self, code: str, entry_point: str, inputs: list, time_limits: list[float] | None = None,
                      limits: Limits | None = None, project: str | None = None) -> Future[RunReply]:
         """Run ``code``, then ``entry_point(*args)`` for each ``args`` in ``inputs``; each input is limited to its
-        ``time_limits`` entry by the server's clock. Items of the reply: ``{"v": encoded value}`` or ``{"x": error}``
-        (decode with `judge.call_values`). ``project`` (EvalPlus's oracle for tasks returning match objects):
-        ``"not_none"`` sends ``value is not None``; ``"not_none_unless_bool"`` does so unless the value is a bool."""
+        ``time_limits`` entry by the server's clock, which starts when the server hands the child that input (the
+        child never holds an input before its turn, so nothing can be computed ahead). Items of the reply:
+        ``{"v": encoded value}`` or ``{"x": error}`` (decode with `judge.call_values`). ``project`` (EvalPlus's
+        oracle for tasks returning match objects): ``"not_none"`` sends ``value is not None``;
+        ``"not_none_unless_bool"`` does so unless the value is a bool."""
         if project not in (None, "not_none", "not_none_unless_bool"):
             raise ValueError(f"unknown projection {project!r}")
+        encoded = [codec.encode_value(list(args)) for args in inputs]
         job = {"mode": "calls", "code": _text(code), "entry_point": str(entry_point), "project": project,
-               "inputs": [codec.encode_value(list(args)) for args in inputs],
+               "n_inputs": len(encoded),
                "time_limits": [float(t) for t in time_limits] if time_limits is not None else []}
-        return self.submit(job, limits)
+        return self.submit(job, limits, inputs=encoded)
 
     def submit_robot(self, world: dict, world_timeout_s: float, limits: Limits | None = None) -> Future[RunReply]:
         """Run a robot program against a simulator the server holds (``world["kind"]``: ``robosim`` or ``roboeval``,
@@ -333,7 +340,7 @@ class SandboxPool:
                 item = self._jobs.get()
                 if item is None:
                     return
-                job, wait_s, convert, future = item
+                job, inputs, wait_s, convert, future = item
                 if not future.set_running_or_notify_cancel():
                     continue
                 try:
@@ -341,7 +348,7 @@ class SandboxPool:
                         if server is not None:
                             server.close()
                         server = _Server(self.preload, self.isolated)
-                    reply = server.run(job, wait_s)
+                    reply = server.run(job, wait_s, inputs)
                     if not server.alive() or not self.reuse_workers:
                         server.close()
                         server = None

@@ -204,7 +204,13 @@ def _remove_sysv_ipc() -> None:
 
 
 def _wipe(folder: str) -> None:
-    """Empty ``folder``, whatever permissions a job set on it or below it (the server owns them all)."""
+    """Empty ``folder``, whatever permissions or extended attributes a job set on it or below it (the server owns
+    them all; an attribute left on the folder itself would be a channel to the next job)."""
+    try:
+        for name in os.listxattr(folder):
+            os.removexattr(folder, name)
+    except OSError:
+        pass
     try:
         os.chmod(folder, 0o700)
         entries = os.listdir(folder)
@@ -244,7 +250,7 @@ def run_job(job: dict, scratch: str, isolated: bool) -> dict:
 
     limits = Limits(**job["limits"])
     workdir = os.path.join(scratch, "job")
-    if os.listdir(scratch):  # normally emptied by the last job's cleanup
+    if os.listdir(scratch) or os.listxattr(scratch):  # normally emptied by the last job's cleanup
         _wipe(scratch)
     os.chmod(scratch, 0o700)  # a job may have changed it
     os.makedirs(workdir, exist_ok=True)
@@ -266,11 +272,15 @@ def run_job(job: dict, scratch: str, isolated: bool) -> dict:
         child_main(child_job, (request_r, frames_w, err_w), workdir, isolated)
     for fd in (request_r, frames_w, err_w):
         os.close(fd)
+    inputs: list = []
+    if job["mode"] == "calls":  # read only now: the child was forked without them
+        received = codec.read_frame(0, MAX_JOB_FRAME)
+        inputs = received[1] if received is not None and isinstance(received[1], list) else []
     if job["mode"] == "robot":
         from lit_coderl.robot.harness import MAX_OUTPUT_CHARS, ROBOT_API_NAMES
 
         session = _RobotSession(make_robot(), ROBOT_API_NAMES, MAX_OUTPUT_CHARS)
-    reply = _relay(job, limits, pid, request_w, frames_r, err_r, session, start)
+    reply = _relay(job, limits, pid, request_w, frames_r, err_r, session, start, inputs)
     for fd in (request_w, frames_r, err_r):
         try:
             os.close(fd)
@@ -282,7 +292,15 @@ def run_job(job: dict, scratch: str, isolated: bool) -> dict:
     return reply
 
 
-def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: int, session, start: float) -> dict:
+def _send_input(request_w: int, inputs: list, index: int) -> None:
+    try:
+        codec.write_frame(request_w, b"I", inputs[index])
+    except OSError:
+        pass  # the child is gone: its exit ends the job
+
+
+def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: int, session, start: float,
+           inputs: list) -> dict:
     deadline = start + float(limits.timeout_s)
     if job["mode"] == "robot":
         deadline = start + float(job["world_timeout_s"]) + KILL_GRACE_S
@@ -331,18 +349,25 @@ def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: in
                 body = _clip(body, cap)
                 if tag == b"L" and load is None:
                     load = body
-                    mark = time.monotonic()  # input 0's clock starts once the code has loaded
-                    if time_limits and body.get("ok") and not body.get("setup_error"):
-                        item_deadline = mark + float(time_limits[0])
+                    if inputs and body.get("ok") and not body.get("setup_error"):
+                        _send_input(request_w, inputs, 0)
+                        mark = time.monotonic()  # input 0's clock starts when the child gets it
+                        if time_limits:
+                            item_deadline = mark + float(time_limits[0])
                 elif tag == b"V" and isinstance(body.get("i"), int) and body["i"] == len(items):
-                    # input i's time runs from the previous frame to its value (decoding, the call, encoding):
-                    # no frame the child could forge stops the clock early
+                    # input i's time runs from handing it over to its value (decoding, the call, encoding): no
+                    # frame the child could forge stops the clock early
                     now = time.monotonic()
                     times.append(now - mark)
                     mark = now
                     items[body["i"]] = body
                     following = len(items)
-                    item_deadline = (now + float(time_limits[following]) if following < len(time_limits) else None)
+                    item_deadline = None
+                    if following < len(inputs):
+                        _send_input(request_w, inputs, following)
+                        mark = time.monotonic()
+                        if following < len(time_limits):
+                            item_deadline = mark + float(time_limits[following])
                 elif tag == b"Q" and session is not None:
                     try:
                         codec.write_frame(request_w, b"A", session.call(body))

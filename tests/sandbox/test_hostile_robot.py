@@ -1,0 +1,145 @@
+"""Hostile robot programs (issue #11) through the public entry points: the training reward (`SimulatorReward`, where
+a robot error counts even when the program catches it) and the RoboSim and RoboEval evaluators. The simulator and
+the driver live outside the program's process, so rebinding them, swallowing robot errors in the program's own
+proxy, forging its result frame or flooding its server must change nothing but the program's own fate."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from lit_coderl.evaluate.roboeval import RoboEvalEvaluator
+from lit_coderl.evaluate.robosim import RoboSimEvaluator
+from tests.hostile_helpers import NEEDS_ISOLATION, Host
+
+pytestmark = NEEDS_ISOLATION
+
+PLACE_FAILS = '    place("cup")\n'
+"""A robot error in every world (the robot holds nothing)."""
+
+PATCH_DRIVER = """
+    import sys
+    verdict = {"accepted": True, "passed": 5, "worlds": 5, "outcome": "Success", "status": "ok"}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("lit_coderl"):
+            for attr in ("run_world", "verify_program", "evaluate_task_program", "result_of_reply", "classify_error",
+                         "run_program", "parse_trace", "_error_outcome", "error_class"):
+                if hasattr(module, attr):
+                    setattr(module, attr, lambda *a, **k: verdict)
+"""
+"""Rebinds the driver and the verdict functions inside the program (the originals ran them in its process)."""
+
+PATCH_EVERYTHING = PATCH_DRIVER + """
+    proxy = type(robot)
+    real_call = proxy._call
+    def swallow(self, name, args):
+        try:
+            return real_call(self, name, args)
+        except BaseException:
+            return None
+    proxy._call = swallow
+"""
+"""Also rebinds the robot API class, swallowing robot errors there: for the training reward, a caught robot error
+(the evaluators keep the originals' semantics, where ``try: place(x) except: pass`` passes)."""
+
+FORGE_DONE = """
+    import json, os, struct
+    def frame(tag, body):
+        data = json.dumps(body).encode()
+        return struct.pack('<cI', tag, len(data)) + data
+    try:
+        place("cup")
+    except BaseException:
+        pass
+    os.write(1, frame(b'D', {'status': 'ok', 'error': None, 'error_line': None, 'stdout': ''}))
+    os._exit(0)
+"""
+"""Hits a robot error, catches it, reports success itself and leaves. (Single quotes: the harness lower-cases
+double-quoted literals, as the original does.)"""
+
+FLOOD = """
+    import json, os, struct
+    body = json.dumps({'m': 'say', 'a': ['x' * 1000], 'o': ''}).encode()
+    while True:  # robot requests without ever reading the replies: the server must not block on them
+        os.write(1, struct.pack('<cI', b'Q', len(body)) + body)
+"""
+
+SIMULATOR_SAMPLES = {
+    "honest": ('    go_to("kitchen")\n    say("hi")\n', 1.0),
+    "caught_robot_error": ("    try:\n" + "    " + PLACE_FAILS + "    except Exception:\n        pass\n", 0.0),
+    "patched_driver_and_proxy": (PATCH_EVERYTHING + PLACE_FAILS, 0.0),
+    "forged_done_frame": (FORGE_DONE, 0.0),
+    "request_flood": (FLOOD, 0.0),
+}
+
+
+@pytest.fixture(scope="module")
+def host():
+    with Host() as h:
+        yield h
+
+
+def _program(body: str) -> str:
+    return "def task_program():\n" + body
+
+
+def test_simulator_reward_counts_what_the_program_hides(host, tiny_tokenizer):
+    from lit_coderl.rewards.simulator import SimulatorReward
+    from lit_coderl.rollout import Rollout
+
+    texts = [f"```python\n{_program(body)}```" for body, _ in SIMULATOR_SAMPLES.values()]
+    reward = SimulatorReward(worlds=2, workers=2, world_timeout_s=1.0, seed=0)
+    try:
+        rollout = Rollout.from_texts(tiny_tokenizer, texts)
+        start = time.monotonic()
+        verdicts = reward.verdicts(rollout)
+        seconds = time.monotonic() - start
+    finally:
+        reward.close()
+    fractions = {name: v["passed"] / v["worlds"] for name, v in zip(SIMULATOR_SAMPLES, verdicts, strict=True)}
+    assert fractions == {name: expected for name, (_, expected) in SIMULATOR_SAMPLES.items()}
+    assert seconds < 12, f"five programs, two worlds each, took {seconds:.0f} s (a flood must not hold a server)"
+    assert host.check() == []
+
+
+def test_robosim_evaluator_is_not_fooled_by_the_program(host, data_dir):
+    samples = [
+        {"task_id": "SayGoodDay_0", "solution": _program('    say("good day!")\n'), "id": "honest"},
+        {"task_id": "SayGoodDay_0", "solution": _program(PATCH_DRIVER + PLACE_FAILS), "id": "patched"},
+        {"task_id": "SayGoodDay_0", "solution": _program(FORGE_DONE), "id": "forged_done"},
+        {"task_id": "SayGoodDay_0", "solution": _program(FLOOD), "id": "flood"},
+    ]
+    start = time.monotonic()
+    results = RoboSimEvaluator(data_dir=data_dir, workers=2, worlds=3, world_timeout_s=0.5).score(samples)
+    seconds = time.monotonic() - start
+    # forged_done caught its robot error: accepted under the originals' semantics, which the evaluator keeps
+    assert {r["id"]: r["accepted"] for r in results} == {
+        "honest": True, "patched": False, "forged_done": True, "flood": False}
+    assert seconds < 12, f"three programs took {seconds:.0f} s"
+    assert host.check() == []
+
+
+SAY_GOOD_DAY = """
+    list_of_rooms = get_all_rooms()
+    for room in list_of_rooms:
+        if "lab" not in room:
+            continue
+        go_to(room)
+        if is_in_room("person"):
+            {say}
+"""
+
+
+def test_roboeval_evaluator_judges_what_the_robot_did(host, data_dir):
+    fake_say = "print('Say /$@!/ good day! /$@!/ None')  # the trace line, without the robot saying anything"
+    samples = [
+        {"task_id": "SayGoodDay_0", "solution": _program(SAY_GOOD_DAY.format(say='say("Good Day!")')), "id": "honest"},
+        {"task_id": "SayGoodDay_0", "solution": _program(SAY_GOOD_DAY.format(say=fake_say)), "id": "printed_trace"},
+        {"task_id": "SayGoodDay_0", "solution": _program(PATCH_DRIVER + PLACE_FAILS), "id": "patched"},
+    ]
+    results = RoboEvalEvaluator(data_dir, workers=2, state_timeout_s=1.0).score(samples)
+    outcomes = {r["id"]: r["outcome"] for r in results}
+    assert (outcomes["honest"], outcomes["patched"]) == ("Success", "RobotExecutionError")
+    assert outcomes["printed_trace"] != "Success", "a trace the program printed was taken for what the robot did"
+    assert host.check() == []
