@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from lit_coderl.sandbox import Limits, SandboxPool
+from lit_coderl.sandbox.isolation import SANDBOX_UID
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = f"hostile{os.getpid()}t{secrets.token_hex(4)}"
@@ -494,7 +495,21 @@ def stray_descendants(keep: set[int] = frozenset()) -> list[str]:
     allowed = set(keep)
     for server in list(pool_module._LIVE_SERVERS):
         allowed |= {server.process.pid, *descendants(server.process.pid, table)}
-    return [f"{p}: {cmd[:100]!r}" for p, cmd in descendants(os.getpid(), table).items() if p not in allowed]
+    # helpers other tests of this pytest process started and that outlive them (wandb's service) are not the
+    # sandbox's: only processes of the sandbox's user, or bubblewrap, count as left behind
+    return [f"{p}: {cmd[:100]!r}" for p, cmd in descendants(os.getpid(), table).items()
+            if p not in allowed and (_uid(p) == SANDBOX_UID or b"bwrap" in cmd)]
+
+
+def _uid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
 
 
 # --- running -----------------------------------------------------------------------------------------------------
