@@ -1,8 +1,9 @@
 """Every shipped config runs 2 PPO iterations as shipped: its own precision, LoRA, rewards and strategy overlay.
 
 Only the model path (the paper configs get the offline Qwen2.5-Coder stand-in: real tokenizer, tiny random bf16
-model), the data source (the hub's OpenCodeInstruct becomes MBPP's train split), the lengths and the run length are
-overridden. DDP runs as 2 CPU processes (the nearest runnable form of ``accelerator: gpu, devices: -1``).
+model), the data source (the hub's OpenCodeInstruct becomes unit-test tasks of our own, so no benchmark data is
+needed), the lengths and the run length are overridden. DDP runs as 2 CPU processes (the nearest runnable form of
+``accelerator: gpu, devices: -1``).
 """
 
 from __future__ import annotations
@@ -30,22 +31,36 @@ def _metrics(root: Path) -> list[dict[str, str]]:
         return [row for row in csv.DictReader(f) if row.get("reward/total")]
 
 
-def _paper_args(config: str, standin: Path, data_dir: Path, devices: int = 1) -> list[str]:
+@pytest.fixture(scope="module")
+def task_file(tmp_path_factory) -> Path:
+    """Unit-test tasks of our own (instruction, reference, asserts), so these runs need no benchmark data."""
+    from tests.benchmark_fixtures import MBPP_TASKS
+
+    path = tmp_path_factory.mktemp("tasks") / "tasks.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        for task_id, text, code, tests in MBPP_TASKS:
+            f.write(json.dumps({"task_id": task_id, "instruction": text, "reference": code, "tests": tests}) + "\n")
+    return path
+
+
+def _tasks(path: Path, limit: int) -> dict:
+    return {"class_path": "lit_coderl.data.mbpp.JsonlTasks", "init_args": {"path": str(path), "limit": limit}}
+
+
+def _paper_args(config: str, standin: Path, task_file: Path, devices: int = 1) -> list[str]:
     args = ["--config", str(CONFIGS / config), "--model.model.name_or_path", str(standin)]
     batch = {"robo.yaml": 4, "mbpp.yaml": 8}[config]
     args += ["--model.generation.max_new_tokens", "16", "--model.max_prompts", str(2 * batch * devices), *QUIET]
-    if config == "mbpp.yaml":  # OpenCodeInstruct comes from the hub: MBPP's train split instead
-        mbpp = {"class_path": "lit_coderl.data.mbpp.MBPP", "init_args": {"data_dir": str(data_dir / "mbpp")}}
-        train = {**mbpp, "init_args": {**mbpp["init_args"], "split": "train", "limit": 32}}
-        val = {**mbpp, "init_args": {**mbpp["init_args"], "split": "validation", "limit": 2}}
-        args += ["--data.sources", json.dumps([train]), "--data.val_sources", json.dumps([val])]
+    if config == "mbpp.yaml":  # OpenCodeInstruct comes from the hub: tasks of our own with unit tests instead
+        args += ["--data.sources", json.dumps([_tasks(task_file, 32)]),
+                 "--data.val_sources", json.dumps([_tasks(task_file, 2)])]
     return args
 
 
 @pytest.mark.parametrize("config", ["robo.yaml", "mbpp.yaml"])
-def test_paper_config_runs_as_shipped_on_the_standin(config, qwen_standin_dir, data_dir, tmp_path, monkeypatch):
+def test_paper_config_runs_as_shipped_on_the_standin(config, qwen_standin_dir, task_file, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the configs log to runs/<name>
-    main(["fit", *_paper_args(config, qwen_standin_dir, data_dir)])
+    main(["fit", *_paper_args(config, qwen_standin_dir, task_file)])
     rows = _metrics(tmp_path)
     assert [float(r["iteration"]) for r in rows] == [1.0, 2.0]
     assert all(float(r["train/skipped_updates"]) == 0.0 for r in rows)
@@ -53,19 +68,18 @@ def test_paper_config_runs_as_shipped_on_the_standin(config, qwen_standin_dir, d
 
 
 @pytest.mark.parametrize("config", ["demo.yaml", "demo-python.yaml", "mbpp-tiny.yaml"])
-def test_demo_config_runs_as_shipped(config, data_dir, tmp_path, monkeypatch):
+def test_demo_config_runs_as_shipped(config, task_file, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = ["--config", str(CONFIGS / config), "--model.max_iterations", "2", *QUIET]
     args += ["--model.generation.max_new_tokens", "24"]
     if config == "mbpp-tiny.yaml":
-        mbpp = {"split": "train", "data_dir": str(data_dir / "mbpp"), "limit": 64}
-        args += ["--data.sources", json.dumps([{"class_path": "lit_coderl.data.mbpp.MBPP", "init_args": mbpp}])]
+        args += ["--data.sources", json.dumps([_tasks(task_file, 64)])]
     main(["fit", *args])
     assert [float(r["iteration"]) for r in _metrics(tmp_path)] == [1.0, 2.0]
 
 
-def test_robo_config_with_the_ddp_overlay_runs_on_two_cpu_processes(qwen_standin_dir, data_dir, tmp_path):
-    args = _paper_args("robo.yaml", qwen_standin_dir, data_dir, devices=2)
+def test_robo_config_with_the_ddp_overlay_runs_on_two_cpu_processes(qwen_standin_dir, task_file, tmp_path):
+    args = _paper_args("robo.yaml", qwen_standin_dir, task_file, devices=2)
     args += ["--config", str(CONFIGS / "strategies" / "ddp.yaml"), "--trainer.accelerator", "cpu"]
     args += ["--trainer.devices", "2"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "LIT_CODERL_THREADS": "1", "WANDB_MODE": "disabled"}
