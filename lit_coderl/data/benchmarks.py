@@ -16,8 +16,8 @@ Resolution, for each benchmark, the first that holds its files:
    - ``roboeval``: the task modules, prompts and reference programs of ``ut-amrl/robo-instruct`` at a pinned commit,
      each file checked against its sha256, the tasks converted to ``tasks.json`` (`lit_coderl.data.roboeval_upstream`).
 
-Folders use the layout ``<dir>/mbpp/mbpp.jsonl``, ``<dir>/mbppplus/...``, ``<dir>/roboeval/...`` (the shared data
-folder of a lit_coderl checkout has it, so ``LIT_CODERL_DATA_DIR=../shared/data`` works there).
+Folders use the layout ``<dir>/mbpp/mbpp.jsonl``, ``<dir>/mbppplus/...``, ``<dir>/roboeval/...`` (any folder in
+that layout works as ``--data-dir`` or ``LIT_CODERL_DATA_DIR``).
 
 RoboEval is evaluation-only by licence: it is never shipped in the package, and `refuse_evaluation_only` keeps it
 out of training sources.

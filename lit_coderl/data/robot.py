@@ -26,7 +26,8 @@ class GeneratedRobotTasks(TaskSource):
         n: Number of tasks (distinct instructions).
         seed: Seed of the draw.
         style: Prompt format: ``compact`` (the ``Instruction:`` turn only) or ``paper`` (format C with our example).
-        data_dir: Shared data folder; the RoboEval prompts in it are used to drop near-duplicates (decontamination).
+        data_dir: Benchmark data folder whose RoboEval prompts are used to drop near-duplicates (decontamination);
+            ``"auto"`` looks in ``LIT_CODERL_DATA_DIR`` and the user cache; ``null`` skips it.
     """
 
     def __init__(
@@ -34,7 +35,7 @@ class GeneratedRobotTasks(TaskSource):
         n: int = 5000,
         seed: int = 0,
         style: PromptStyle = "compact",
-        data_dir: Path | str = DEFAULT_DATA_DIR,
+        data_dir: Path | str | None = DEFAULT_DATA_DIR,
     ) -> None:
         if style not in ("compact", "paper"):
             raise ValueError(f"style must be 'compact' or 'paper', got {style!r}")

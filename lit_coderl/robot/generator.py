@@ -24,7 +24,9 @@ from typing import Any
 
 from lit_coderl.robot.prompts import PromptStyle, assistant_answer, chat_messages
 
-DEFAULT_DATA_DIR = Path("../shared/data")
+DEFAULT_DATA_DIR = "auto"
+"""Where the RoboEval prompts for decontamination are looked for: ``"auto"`` is the benchmark data resolution
+(`lit_coderl.data.benchmarks`: ``LIT_CODERL_DATA_DIR``, then the user cache; never a download at training time)."""
 SIMILARITY_THRESHOLD = 0.6
 
 ROOMS = (
@@ -663,10 +665,22 @@ class Decontaminator:
 
 
 def load_roboeval_prompts(data_dir: Path | str = DEFAULT_DATA_DIR) -> list[str]:
-    """The 80 RoboEval prompts (first line of each ``roboeval_data.csv`` row), or ``[]`` when the file is absent.
+    """The 80 RoboEval prompts (first line of each ``roboeval_data.csv`` row), or ``[]`` when the file is absent
+    (with ``"auto"``, a warning saying how to provide it).
 
     Read for decontamination only: these prompts must never be emitted as training data.
     """
+    if data_dir == "auto":
+        from lit_coderl.data.benchmarks import resolve_data_dir
+
+        try:
+            data_dir = resolve_data_dir("roboeval", fetch=False)
+        except FileNotFoundError:
+            import warnings
+
+            warnings.warn("RoboEval prompts not found (set LIT_CODERL_DATA_DIR or run `python -m lit_coderl data "
+                          "fetch roboeval`): generated robot tasks are not decontaminated against them", stacklevel=2)
+            return []
     path = Path(data_dir) / "roboeval" / "roboeval_data.csv"
     if not path.is_file():
         return []
@@ -712,8 +726,9 @@ def generate_tasks(
         n: Number of rows (distinct instructions).
         seed: Seed of the draw; the same ``(n, seed)`` gives the same rows.
         style: Prompt format of ``messages`` (`lit_coderl.robot.prompts.chat_messages`).
-        data_dir: Shared data folder; when ``roboeval/roboeval_data.csv`` is in it, instructions too similar to a
-            RoboEval prompt are dropped. None skips decontamination.
+        data_dir: A benchmark data folder, or ``"auto"`` (the benchmark data resolution); when
+            ``roboeval/roboeval_data.csv`` is found, instructions too similar to a RoboEval prompt are dropped. None
+            skips decontamination.
 
     Returns:
         Rows ``{"task_id", "messages", "reference", "robot": {"instruction", "program"}}`` where ``reference`` is
