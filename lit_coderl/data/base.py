@@ -38,11 +38,16 @@ def require_fields(row: dict, fields: tuple[str, ...], where: str) -> None:
         raise ValueError(f"{where}: row {row.get('task_id', '?')!r} is missing field(s) {', '.join(missing)}")
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """Records of a JSONL file; errors name the file and line; bytes that are not UTF-8 become U+FFFD."""
+def read_jsonl_lines(path: Path) -> list[tuple[int, dict, bool]]:
+    """``(line number, record, was UTF-8)`` for each non-empty line of a JSONL file; errors name the file and line;
+    bytes that are not UTF-8 become U+FFFD (and the line says so)."""
     records = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for number, line in enumerate(f, 1):
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                line, utf8 = raw.decode("utf-8"), True
+            except UnicodeDecodeError:
+                line, utf8 = raw.decode("utf-8", errors="replace"), False
             if not line.strip():
                 continue
             try:
@@ -51,5 +56,10 @@ def read_jsonl(path: Path) -> list[dict]:
                 raise ValueError(f"{path}:{number}: not valid JSON ({exc})") from exc
             if not isinstance(record, dict):
                 raise ValueError(f"{path}:{number}: expected a JSON object")
-            records.append(record)
+            records.append((number, record, utf8))
     return records
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Records of a JSONL file (`read_jsonl_lines` without the line details)."""
+    return [record for _, record, _ in read_jsonl_lines(path)]

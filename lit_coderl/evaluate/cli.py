@@ -91,30 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
 def read_samples(path: Path) -> list[dict[str, Any]]:
     """Sample lines; a malformed line is an error naming its number; a line that is not UTF-8 is decoded with
     replacement characters and flagged ``non_utf8``."""
+    from lit_coderl.data.base import read_jsonl_lines
+
     samples = []
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, 1):
-            flags = []
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                line, flags = raw.decode("utf-8", errors="replace"), [NON_UTF8]
-            if not line.strip():
-                continue
-            try:
-                sample = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not valid JSON ({exc})") from exc
-            if not isinstance(sample, dict):
-                raise ValueError(f"{path}:{number}: expected a JSON object")
-            if "task_id" not in sample:
-                raise ValueError(f"{path}:{number}: the sample needs a 'task_id' field")
-            if not isinstance(sample.get("solution", sample.get("completion")), str):
-                raise ValueError(f"{path}:{number}: the sample needs a string 'solution' (or 'completion') field")
-            sample.setdefault("solution", sample.get("completion"))
-            if flags:
-                sample["_flags"] = flags
-            samples.append(sample)
+    for number, sample, utf8 in read_jsonl_lines(path):
+        if "task_id" not in sample:
+            raise ValueError(f"{path}:{number}: the sample needs a 'task_id' field")
+        if not isinstance(sample.get("solution", sample.get("completion")), str):
+            raise ValueError(f"{path}:{number}: the sample needs a string 'solution' (or 'completion') field")
+        sample.setdefault("solution", sample.get("completion"))
+        if not utf8:
+            sample["_flags"] = [NON_UTF8]
+        samples.append(sample)
     return samples
 
 
