@@ -104,6 +104,22 @@ def f(x):
     assert len(reply.items) <= 2, f"{len(reply.items)} items for 2 inputs"
 
 
+def _growth_mb(pool, code: str) -> tuple[int, int]:
+    """Peak growth in MB of this (trainer) process and of the pool's sandbox server while one ``calls`` job of
+    ``code`` runs and its reply is decoded."""
+    pool.submit_exec("pass").result()
+    servers = _server_pythons()
+    for pid in ["self", *servers]:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")  # reset the peak
+    base = _vm("VmRSS")
+    server_base = {pid: _vm("VmRSS", pid) for pid in servers}
+    reply = pool.submit_calls(code, "f", [[1]]).result()
+    call_values(reply)
+    grown = _vm("VmHWM") - base
+    return grown, max(_vm("VmHWM", pid) - server_base[pid] for pid in servers)
+
+
 def test_big_reply_does_not_balloon_the_trainer(quiet_pool):
     """One job's 8 MB value frame (4 M zeros) must not grow the trainer by more than 32 MB."""
     code = """
@@ -115,18 +131,7 @@ del body
 def f(x):
     return 1
 """
-    quiet_pool.submit_exec("pass").result()
-    servers = _server_pythons()
-    for pid in ["self", *servers]:
-        with open(f"/proc/{pid}/clear_refs", "w") as f:
-            f.write("5")  # reset the peak
-    base = _vm("VmRSS")
-    server_base = {pid: _vm("VmRSS", pid) for pid in servers}
-    reply = quiet_pool.submit_calls(code, "f", [[1]]).result()
-    values = call_values(reply)
-    grown = _vm("VmHWM") - base
-    server_grown = max(_vm("VmHWM", pid) - server_base[pid] for pid in servers)
-    del reply, values
+    grown, server_grown = _growth_mb(quiet_pool, code)
     assert grown < 32 and server_grown < 32, (
         f"one job grew the trainer by {grown} MB and its sandbox server by {server_grown} MB")
 
@@ -144,17 +149,6 @@ for i in range(2):
 def f(x):
     return 1
 """
-    quiet_pool.submit_exec("pass").result()
-    servers = _server_pythons()
-    for pid in ["self", *servers]:
-        with open(f"/proc/{pid}/clear_refs", "w") as f:
-            f.write("5")  # reset the peak
-    base = _vm("VmRSS")
-    server_base = {pid: _vm("VmRSS", pid) for pid in servers}
-    reply = quiet_pool.submit_calls(code, "f", [[1]]).result()
-    values = call_values(reply)
-    grown = _vm("VmHWM") - base
-    server_grown = max(_vm("VmHWM", pid) - server_base[pid] for pid in servers)
-    del reply, values
+    grown, server_grown = _growth_mb(quiet_pool, code)
     assert grown < 64 and server_grown < 64, (
         f"one job grew the trainer by {grown} MB and its sandbox server by {server_grown} MB")
