@@ -58,14 +58,12 @@ class _TooBig(Exception):
     pass
 
 
-_budget = [0]
-
-
-def _enc(x: Any, depth: int) -> Any:
+def _enc(x: Any, depth: int, budget: list[int]) -> Any:
+    """The tree of ``x``; ``budget[0]`` nodes may still be encoded (`_TooBig` past it)."""
     if depth > MAX_DEPTH:
         raise CodecError("value nested too deeply")
-    _budget[0] -= 1
-    if _budget[0] < 0:
+    budget[0] -= 1
+    if budget[0] < 0:
         raise _TooBig
     t = type(x)
     if x is None or t is bool or t is str:
@@ -75,25 +73,25 @@ def _enc(x: Any, depth: int) -> Any:
     if t is float:
         return x if math.isfinite(x) else {"F": "nan" if x != x else ("inf" if x > 0 else "-inf")}
     if t is list:
-        return [_enc(v, depth + 1) for v in list.__iter__(x)]
+        return [_enc(v, depth + 1, budget) for v in list.__iter__(x)]
     if t is tuple:
-        return {"T": [_enc(v, depth + 1) for v in tuple.__iter__(x)]}
+        return {"T": [_enc(v, depth + 1, budget) for v in tuple.__iter__(x)]}
     if t is set:
-        return {"S": [_enc(v, depth + 1) for v in set.__iter__(x)]}
+        return {"S": [_enc(v, depth + 1, budget) for v in set.__iter__(x)]}
     if t is frozenset:
-        return {"Z": [_enc(v, depth + 1) for v in frozenset.__iter__(x)]}
+        return {"Z": [_enc(v, depth + 1, budget) for v in frozenset.__iter__(x)]}
     if t is dict:
         items = list(dict.items(x))
         if all(type(k) is str for k, _ in items):
-            return {"M": {k: _enc(v, depth + 1) for k, v in items}}
-        return {"D": [[_enc(k, depth + 1), _enc(v, depth + 1)] for k, v in items]}
+            return {"M": {k: _enc(v, depth + 1, budget) for k, v in items}}
+        return {"D": [[_enc(k, depth + 1, budget), _enc(v, depth + 1, budget)] for k, v in items]}
     if t is bytes:
         return {"B": base64.b64encode(x).decode("ascii")}
     if t is complex:
-        return {"C": [_enc(x.real, depth + 1), _enc(x.imag, depth + 1)]}
+        return {"C": [_enc(x.real, depth + 1, budget), _enc(x.imag, depth + 1, budget)]}
     for base, read in _BASES:
         if isinstance(x, base):  # a subclass: its base value, read without calling anything it overrides
-            return _enc(read(x), depth)
+            return _enc(read(x), depth, budget)
     raise CodecError(f"not plain data: {t.__module__}.{t.__qualname__}")
 
 
@@ -108,9 +106,8 @@ _BASES: tuple = (
 
 def encode_value(value: Any) -> Any:
     """``value`` as a JSON-able tree (see the module docstring); `CodecError` for anything but plain data."""
-    _budget[0] = 1 << 62
     try:
-        return _enc(value, 0)
+        return _enc(value, 0, [1 << 62])
     except RecursionError:
         raise CodecError("value nested too deeply") from None
 
@@ -123,14 +120,14 @@ def encode_item(value: Any) -> dict:
     sent `JOB_NODES` nodes in full (a 1.6M-tuple MBPP+ output would be a gigabyte of JSON; equal values have equal
     digests, see `digest_value`). Called in a job child, where the job budget starts full."""
     limit = min(MAX_NODES, _job_nodes[0])
-    _budget[0] = limit
+    budget = [limit]
     try:
-        tree = _enc(value, 0)
+        tree = _enc(value, 0, budget)
     except RecursionError:
         raise CodecError("value nested too deeply") from None
     except _TooBig:
         return {"h": digest_value(value)}
-    _job_nodes[0] -= limit - _budget[0]
+    _job_nodes[0] -= limit - budget[0]
     return {"v": tree}
 
 

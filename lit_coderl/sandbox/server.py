@@ -104,19 +104,18 @@ class _RobotSession:
             if name not in self.names:
                 raise AttributeError(f"'Robot' object has no attribute {name!r}")
             args = [_robot_argument(a) for a in body.get("a") or []]
-            sys.stdout = capture
-            value = getattr(self.robot, name)(*args)
-            sys.stdout = saved
+            sys.stdout = capture  # the API prints its trace line
+            try:
+                value = getattr(self.robot, name)(*args)
+            finally:
+                sys.stdout = saved
             reply = {"r": codec.encode_value(value)}
         except Exception as exc:
-            sys.stdout = saved
             kind = "TypeError" if isinstance(exc, TypeError) else "Exception"
             message = str(exc)
             reply = {"e": [kind, message]}
             if "Robot" in message:
                 self.robot_errors.append(f"{kind}: {message}")
-        finally:
-            sys.stdout = saved
         text = capture.getvalue()
         reply["t"] = text
         self._keep(text)
