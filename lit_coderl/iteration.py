@@ -84,6 +84,28 @@ def logprobs_values_entropy(forward, rollout: Rollout, chunk: int, device, refer
     return torch.cat(logprobs), torch.cat(values), torch.cat(entropies)
 
 
+def sampler_logprobs_values_entropy(net, rollout: Rollout, chunk: int, device):
+    """Old log-probs, values and entropy taken from the sampling pass instead of a second forward.
+
+    The sampler drew each token from `sampling.policy_logits`, so its log-probs are what a recomputation over the
+    whole sequence gives, up to rounding (incremental KV-cache attention vs one pass; ``tests/test_sampling.py``
+    bounds the gap). The head critic's values come from the sampler too (``Rollout.sampler_values``); an ``adapter``
+    or ``model`` critic runs its own forward, in chunks of ``chunk`` samples without gradients."""
+    if rollout.sampler_logprobs is None or rollout.sampler_entropy is None:
+        raise ValueError("this rollout has no sampler log-probs (built from texts?): recompute them instead")
+    values = rollout.sampler_values
+    if values is None:
+        q_len, t_len = rollout.query_ids.shape[1], rollout.response_ids.shape[1]
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, rollout.batch_size, chunk):
+                inputs = sequence_inputs(rollout, slice(start, start + chunk), device)
+                chunks.append(net.critic_values(*inputs)[:, q_len - 1 : q_len + t_len - 1])
+        values = torch.cat(chunks)
+    mask = rollout.response_mask.to(device)
+    return rollout.sampler_logprobs.to(device), values.to(device) * mask, rollout.sampler_entropy.to(device)
+
+
 @dataclasses.dataclass
 class IterationTensors:
     """Everything between the component scores and the PPO update, on the mask's device."""

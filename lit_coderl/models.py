@@ -288,6 +288,13 @@ class PolicyAndValue(nn.Module):
             return out.logits, None
         if self.critic_mode == "head":
             return out.logits, self.value_head(out.hidden_states[-1])
+        return out.logits, self.critic_values(input_ids, attention_mask, position_ids)
+
+    def critic_values(self, input_ids, attention_mask, position_ids) -> torch.Tensor:
+        """Values at every position from the critic's own forward pass (``adapter`` and ``model`` critics; the
+        ``head`` critic has none: its values come with the policy's forward or from the sampler)."""
+        if self.critic_mode == "head":
+            raise ValueError("the head critic shares the policy's forward pass: use forward(with_values=True)")
         if self.critic_mode == "adapter":
             self.policy.set_adapter("critic")
             try:
@@ -297,7 +304,7 @@ class PolicyAndValue(nn.Module):
                 self._enable_all_adapters()
         else:
             critic_out = self._run(self.critic_model, input_ids, attention_mask, position_ids, hidden=True)
-        return out.logits, self.value_head(critic_out.hidden_states[-1])
+        return self.value_head(critic_out.hidden_states[-1])
 
 
 def forward_parameters(model: nn.Module) -> frozenset[str]:

@@ -24,6 +24,7 @@ from lit_coderl.iteration import (
     iteration_metrics,
     logprobs_values_entropy,
     response_logits_and_values,
+    sampler_logprobs_values_entropy,
     timed,
 )
 from lit_coderl.models import ModelOptions, build_networks, load_tokenizer
@@ -52,6 +53,10 @@ class CodeRLModule(L.LightningModule):
         max_prompts: Run length in prompts over all processes; when set it replaces ``max_iterations`` by
             ``ceil(max_prompts / (data.batch_size × processes))``, so a run means the same at any device count.
         forward_batch_size: Samples per forward pass when computing old/reference log-probs and values.
+        old_logprobs: Where PPO's old log-probs, the policy's entropy and the head critic's values come from.
+            ``sampler``: the sampling pass itself, which drew every token from the same distribution function
+            training uses (one forward pass over the batch fewer per iteration). ``recompute``: a second forward over
+            prompt + response (TRL's way); the two differ by rounding only (KV-cache vs full-sequence attention).
     """
 
     def __init__(
@@ -68,6 +73,7 @@ class CodeRLModule(L.LightningModule):
         max_iterations: int = 100,
         max_prompts: int | None = None,
         forward_batch_size: int = 16,
+        old_logprobs: Literal["sampler", "recompute"] = "sampler",
     ) -> None:
         super().__init__()
         hparams = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
@@ -84,6 +90,9 @@ class CodeRLModule(L.LightningModule):
         self.reward_placement = reward_placement
         self.max_iterations, self.max_prompts = max_iterations, max_prompts
         self.forward_batch_size = forward_batch_size
+        if old_logprobs not in ("sampler", "recompute"):
+            raise ValueError(f"old_logprobs must be 'sampler' or 'recompute', got {old_logprobs!r}")
+        self.old_logprobs = old_logprobs
         self.last_iteration: dict | None = None
         """The last iteration's rollout, per-component scores, weights and per-token rewards (for callbacks)."""
 
@@ -144,14 +153,20 @@ class CodeRLModule(L.LightningModule):
         step_start = time.perf_counter()
         components = self.reward_components
 
+        from_sampler = self.old_logprobs == "sampler"
         with timed(timings, "generate"):
-            rollout = self.rollout(batch, self.generation)
+            rollout = self.rollout(batch, self.generation, with_values=from_sampler)
         for component in components:
             component.submit(rollout)  # slow checkers (sandboxed execution) run while we do the forwards below
 
         mask = rollout.response_mask.to(self.device)
         with timed(timings, "values"):
-            old_logprobs, values, entropy = self._logprobs_and_values(rollout, reference=False)
+            if from_sampler:
+                old_logprobs, values, entropy = sampler_logprobs_values_entropy(
+                    self.net, rollout, self.forward_batch_size, self.device
+                )
+            else:
+                old_logprobs, values, entropy = self._logprobs_and_values(rollout, reference=False)
         with timed(timings, "ref_logprobs"):
             with self.net.reference_context():
                 ref_logprobs, _, _ = self._logprobs_and_values(rollout, reference=True)
@@ -188,8 +203,9 @@ class CodeRLModule(L.LightningModule):
         self.last_iteration = {"rollout": rollout, "scores": scores, "weights": weights}
         self.last_iteration |= {"kl_reward": kl_reward, "rewards": rewards}
 
-    def rollout(self, batch: list[dict], options: GenerationOptions) -> Rollout:
-        """Render prompts, sample responses from the current policy (the trainer's rank-local batch)."""
+    def rollout(self, batch: list[dict], options: GenerationOptions, with_values: bool = False) -> Rollout:
+        """Render prompts, sample responses from the current policy (the trainer's rank-local batch); with
+        ``with_values``, the head critic's values are taken during sampling."""
         prompts = [render_prompt(task, self.tokenizer) for task in batch]
         processors = [p for c in self.reward_components if (p := c.logits_processor(self.tokenizer)) is not None]
         return generate(
@@ -200,6 +216,7 @@ class CodeRLModule(L.LightningModule):
             tasks=list(batch),
             logits_processors=processors,
             gradient_checkpointing=self.model_options.gradient_checkpointing,
+            value_fn=self.net.value_head if with_values and self.net.critic_mode == "head" else None,
         )
 
     def _logprobs_and_values(self, rollout: Rollout, reference: bool):

@@ -54,6 +54,10 @@ class Rollout:
     """Per-token ``[B, T]`` tensors recorded during generation by logits-processor hooks."""
     sampler_logprobs: torch.Tensor | None = None
     """``[B, T]`` log-probs the sampler drew each token with (`sampling.policy_logits`; 0 on padding)."""
+    sampler_entropy: torch.Tensor | None = None
+    """``[B, T]`` entropy of the distribution the sampler drew each token from (0 on padding)."""
+    sampler_values: torch.Tensor | None = None
+    """``[B, T]`` values the value head gave during sampling (0 on padding); None unless asked for."""
     truncated_prompts: int = 0
     """Prompts cut from the left to ``max_prompt_tokens``."""
 
@@ -182,8 +186,11 @@ def generate(
     tasks: list[dict] | None = None,
     logits_processors: list | None = None,
     gradient_checkpointing: bool = False,
+    value_fn=None,
 ) -> Rollout:
     """Sample one response per prompt (batched, left padded, KV cache on; `sampling.sample`) as a `Rollout`.
+
+    ``value_fn`` (the value head, on the policy's last hidden state) fills ``Rollout.sampler_values``.
 
     Prompts longer than ``options.max_prompt_tokens`` are cut from the left, counted in ``Rollout.truncated_prompts``
     and warned about. Gradient checkpointing (if the model trains with it) is switched off while sampling: it
@@ -213,6 +220,7 @@ def generate(
             pad_id=tokenizer.pad_token_id,
             tokenizer=tokenizer,
             logits_processors=logits_processors,
+            value_fn=value_fn,
         )
     finally:
         if gradient_checkpointing:
@@ -234,6 +242,9 @@ def generate(
         ended=sampled.ended.cpu(),
     )
     rollout.sampler_logprobs = sampled.logprobs.cpu() * response_mask
+    rollout.sampler_entropy = sampled.entropy.cpu() * response_mask
+    if sampled.values is not None:
+        rollout.sampler_values = sampled.values.detach().cpu() * response_mask
     rollout.truncated_prompts = cut
     return rollout
 

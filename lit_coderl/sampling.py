@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 
 from lit_coderl.models import accepts_logits_to_keep, forward_parameters
+from lit_coderl.ppo import logprobs_and_entropy
 
 
 @dataclass
@@ -175,6 +176,10 @@ class Sampled:
     """``[B]`` True where the row stopped on an EOS id or a stop string (not at ``max_new_tokens``)."""
     logprobs: torch.Tensor
     """``[B, T]`` log-probability of each sampled token under the distribution it was drawn from (0 after the end)."""
+    entropy: torch.Tensor
+    """``[B, T]`` entropy of the distribution each token was drawn from (0 after the end)."""
+    values: torch.Tensor | None = None
+    """``[B, T]`` ``value_fn`` of the state each token was drawn in (0 after the end); None without ``value_fn``."""
 
     def mask(self) -> torch.Tensor:
         """``[B, T]`` float mask of the sampled tokens, from ``lengths``."""
@@ -192,13 +197,15 @@ def sample(
     pad_id: int,
     tokenizer=None,
     logits_processors: list | None = None,
+    value_fn=None,
 ) -> Sampled:
-    """New tokens for left-padded prompts (``T <= max_new_tokens``; stopped rows padded), their true lengths and
-    log-probs. Each step draws from `policy_logits` (processors, temperature, top-k, top-p).
+    """New tokens for left-padded prompts (``T <= max_new_tokens``; stopped rows padded), their true lengths,
+    log-probs and entropies. Each step draws from `policy_logits` (processors, temperature, top-k, top-p).
 
     ``settings.max_prompt_tokens`` is not used here (prompts arrive tokenized). ``logits_processors`` are HF-style
     callables ``(input_ids [B, L], scores [B, V]) -> scores``, applied before warping; ``tokenizer`` is needed only
-    for stop strings.
+    for stop strings. ``value_fn(hidden [B, H]) -> [B]`` (a value head), when given, is applied to the model's last
+    hidden state at each step, so PPO's old values come from this pass instead of a second forward.
     """
     B = input_ids.shape[0]
     device = input_ids.device
@@ -211,7 +218,8 @@ def sample(
     # left padding: positions count real tokens only
     positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
     keep = {"logits_to_keep": 1} if accepts_logits_to_keep(model) else {}
-    out = model(input_ids=sequences, attention_mask=mask, position_ids=positions, use_cache=True, **keep)
+    hidden = {"output_hidden_states": True} if value_fn is not None else {}
+    out = model(input_ids=sequences, attention_mask=mask, position_ids=positions, use_cache=True, **keep, **hidden)
     # transformers >= 5.2x names the KV cache `cache`, earlier releases `past_key_values`
     cache_keyword = "cache" if "cache" in forward_parameters(model) else "past_key_values"
     cache = out[cache_keyword]
@@ -225,13 +233,18 @@ def sample(
 
     running = torch.ones(B, dtype=torch.bool, device=device)
     lengths = torch.zeros(B, dtype=torch.long, device=device)
-    new_tokens, logprobs = [], []
+    new_tokens, logprobs, entropies, values = [], [], [], []
     for step in range(settings.max_new_tokens):
         scores = policy_logits(logits, settings, constrain=constrain)
         token = draw(scores, greedy)
         token = torch.where(running, token, torch.full_like(token, pad_id))
-        logprob = torch.log_softmax(scores, dim=-1).gather(-1, token[:, None])[:, 0]  # as training computes it
+        logprob, entropy = logprobs_and_entropy(scores, token)  # as training computes them
         logprobs.append(torch.where(running, logprob, torch.zeros_like(logprob)))
+        entropies.append(torch.where(running, entropy, torch.zeros_like(entropy)))
+        if value_fn is not None:
+            # the hidden state that predicted this token is the state the value of this token is the value of
+            value = value_fn(out.hidden_states[-1][:, -1]).float()
+            values.append(torch.where(running, value, torch.zeros_like(value)))
         new_tokens.append(token)
         lengths += running.long()
         sequences = torch.cat([sequences, token[:, None]], dim=1)
@@ -245,12 +258,19 @@ def sample(
             break
         step_inputs = {cache_keyword: cache}
         out = model(
-            input_ids=token[:, None], attention_mask=mask, position_ids=next_position, use_cache=True, **step_inputs
+            input_ids=token[:, None],
+            attention_mask=mask,
+            position_ids=next_position,
+            use_cache=True,
+            **step_inputs,
+            **hidden,
         )
         cache, next_position = out[cache_keyword], next_position + 1
         logits = out.logits[:, -1, :]
     if not new_tokens:
         empty = torch.empty((B, 0), device=device)
-        return Sampled(empty.long(), lengths, torch.zeros(B, dtype=torch.bool, device=device), empty)
-    tokens = torch.stack(new_tokens, dim=1)
-    return Sampled(tokens, lengths, ~running, torch.stack(logprobs, dim=1))
+        no_values = empty if value_fn is not None else None
+        return Sampled(empty.long(), lengths, torch.zeros(B, dtype=torch.bool, device=device), empty, empty, no_values)
+    stacked_values = torch.stack(values, dim=1) if value_fn is not None else None
+    tokens, logprobs, entropies = (torch.stack(x, dim=1) for x in (new_tokens, logprobs, entropies))
+    return Sampled(tokens, lengths, ~running, logprobs, entropies, stacked_values)

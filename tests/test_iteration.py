@@ -93,3 +93,24 @@ def test_a_prompt_without_room_to_answer_is_refused(tiny_tokenizer):
     encode_prompts(tiny_tokenizer, [prompt], options, context=n + 16)  # exactly enough room
     with pytest.raises(ValueError, match=r"room for only 15 new tokens.*generation.min_new_tokens=16"):
         encode_prompts(tiny_tokenizer, [prompt], options, context=n + 15)
+
+
+@pytest.mark.parametrize("critic", ["adapter", "model"])
+def test_sampler_mode_values_of_a_separate_critic_are_its_forward(random_model_dir, critic):
+    """A critic with its own forward (``adapter``, ``model``) cannot take values from the sampler: its values are
+    computed by `PolicyAndValue.critic_values`, equal to the full forward's."""
+    from lit_coderl.iteration import response_logits_and_values, sampler_logprobs_values_entropy
+    from lit_coderl.models import LoraOptions, ModelOptions, build_networks, load_tokenizer
+    from lit_coderl.rollout import generate
+
+    options = ModelOptions(name_or_path=str(random_model_dir), lora=LoraOptions(r=2, alpha=4), critic=critic)
+    net, tokenizer = build_networks(options), load_tokenizer(str(random_model_dir))
+    generation = GenerationOptions(max_new_tokens=12)
+    torch.manual_seed(0)
+    rollout = generate(net.policy, tokenizer, ["def f(x):", "x = 1"], generation)
+    assert rollout.sampler_values is None
+    old, values, entropy = sampler_logprobs_values_entropy(net, rollout, 1, "cpu")
+    with torch.no_grad():
+        _, expected = response_logits_and_values(net, rollout, slice(None), "cpu", generation)
+    torch.testing.assert_close(values, expected * rollout.response_mask, rtol=0, atol=1e-6)
+    assert old is not None and entropy.shape == rollout.response_ids.shape

@@ -172,3 +172,33 @@ def test_critic_modes_train(tmp_path, random_model_dir, critic):
     rows = read_metrics(tmp_path)
     assert [float(r["iteration"]) for r in rows] == [1.0, 2.0]
     assert all(r["loss/value_avg"] != "" for r in rows)
+
+
+def test_old_logprobs_from_the_sampler_save_a_forward_and_match_recomputation(tmp_path, random_model_dir, monkeypatch):
+    """``old_logprobs: sampler`` (the default) takes old log-probs and values from the sampling pass: one forward pass
+    over the batch fewer than ``recompute``, and the same iteration up to rounding (same seed, same samples)."""
+    import lit_coderl.module as module_mod
+
+    calls = {"policy": 0}
+    real = module_mod.response_logits_and_values
+
+    def counting(*args, reference=False, **kwargs):
+        calls["policy"] += not reference
+        return real(*args, reference=reference, **kwargs)
+
+    monkeypatch.setattr(module_mod, "response_logits_and_values", counting)
+    rows, forwards = {}, {}
+    for mode in ("sampler", "recompute"):
+        calls["policy"] = 0
+        out = tmp_path / mode
+        out.mkdir()
+        config = write_config(out, random_model_dir, **{"model.old_logprobs": mode, "model.max_iterations": 1})
+        main(["fit", "--config", str(config)])
+        rows[mode], forwards[mode] = read_metrics(out)[0], calls["policy"]
+    # batch 4 in one forward chunk: recompute runs exactly one more policy forward; the PPO update runs the rest
+    assert forwards["recompute"] - forwards["sampler"] == 1
+    assert forwards["sampler"] == 2 * 2  # ppo_epochs × minibatches (minibatch 2 of 4)
+    for key in ("objective/kl", "reward/total", "objective/entropy", "policy/entropy_avg"):
+        assert float(rows["sampler"][key]) == pytest.approx(float(rows["recompute"][key]), abs=1e-4), key
+    assert float(rows["sampler"]["policy/sampler_logprob_gap"]) == 0.0
+    assert float(rows["recompute"]["policy/sampler_logprob_gap"]) < 1e-5

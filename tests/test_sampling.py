@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from lit_coderl import ppo
 from lit_coderl.models import TINY_MODEL_DIR
 from lit_coderl.rollout import generate, response_mask_from_ids
 from lit_coderl.sampling import GenerationOptions, StopStrings, draw, sample, warp_logits
@@ -269,6 +270,29 @@ def test_sampler_and_training_log_probs_agree(tiny):
     before = torch.log_softmax(constrain(_raw_logits(net, rollout) / 0.7), -1)
     before = before.gather(-1, rollout.response_ids[..., None])[..., 0]
     assert (before[mask] - rollout.sampler_logprobs[mask]).abs().mean() > 1e-2
+
+
+def test_sampler_values_and_entropy_are_a_recomputations(tiny):
+    """With the value head given to the sampler, PPO's old values, log-probs and entropy need no second forward: they
+    equal what a full-sequence forward computes (float32, KV cache vs one pass: within 1e-5)."""
+    from lit_coderl.iteration import response_logits_and_values
+    from lit_coderl.models import PolicyAndValue
+
+    model, tokenizer = tiny
+    net = PolicyAndValue(model, frozen_reference=False)
+    torch.nn.init.normal_(net.value_head.summary.weight, std=0.5)  # a head that is far from 0 everywhere
+    options = GenerationOptions(max_new_tokens=40, temperature=0.8, top_k=50, top_p=0.9)
+    torch.manual_seed(1)
+    rollout = generate(model, tokenizer, ["def f(x):\n", "for i in", "class A:\n"], options, value_fn=net.value_head)
+    mask = rollout.response_mask > 0
+    with torch.no_grad():
+        logits, values = response_logits_and_values(net, rollout, slice(None), "cpu", options)
+    logprobs, entropy = ppo.logprobs_and_entropy(logits, rollout.response_ids)
+    assert mask.sum() > 40 and values.abs()[mask].mean() > 0.1
+    assert (values[mask] - rollout.sampler_values[mask]).abs().max() <= 1e-5
+    assert (logprobs[mask] - rollout.sampler_logprobs[mask]).abs().max() <= 1e-5
+    assert (entropy[mask] - rollout.sampler_entropy[mask]).abs().max() <= 1e-4
+    assert (rollout.sampler_values[~mask] == 0).all() and (rollout.sampler_entropy[~mask] == 0).all()
 
 
 def _raw_logits(net, rollout):
