@@ -171,9 +171,11 @@ def assemble_rewards(
         raise ValueError(f"advantage: {cfg.advantage} needs a rollout with group ids (generation.samples_per_prompt)")
     group_ids = group_ids.to(device)
     if cfg.advantage == "rloo":
-        advantages, returns = ppo.rloo_advantages(rewards, mask, group_ids, cfg.gamma)
+        advantages, returns = ppo.rloo_advantages(rewards, mask, group_ids, cfg.gamma, baseline=cfg.group_baseline)
     elif cfg.advantage == "grpo":
-        advantages, returns = ppo.grpo_advantages(rewards, mask, group_ids, cfg.gamma, cfg.grpo_scale_std)
+        advantages, returns = ppo.grpo_advantages(
+            rewards, mask, group_ids, cfg.gamma, cfg.grpo_scale_std, baseline=cfg.group_baseline
+        )
     else:
         raise ValueError(f"unknown advantage estimator {cfg.advantage!r}; expected gae, rloo or grpo")
     flat = ppo.zero_spread(returns[:, 0], group_ids)

@@ -15,6 +15,7 @@ KLEstimator = Literal["k1", "k2", "k3"]
 Advantage = Literal["gae", "rloo", "grpo"]
 KLPlacement = Literal["reward", "loss"]
 LossAggregation = Literal["token_mean", "seq_mean_token_mean", "token_sum_norm"]
+GroupBaseline = Literal["position", "sequence"]
 ZERO_SPREAD = 1e-6
 """A group whose sequence returns have a standard deviation below this has zero spread (all K answers scored alike)."""
 
@@ -58,7 +59,12 @@ class PPOConfig:
     """Advantage estimator. ``gae``: a learned critic (`gae`, advantages whitened over the batch). ``rloo`` and
     ``grpo``: critic-free group baselines over the ``generation.samples_per_prompt`` answers to each prompt
     (`rloo_advantages`, `grpo_advantages`; no critic is built). With dense rewards each token gets its reward-to-go
-    minus the group baseline of sequence returns; with ``reward_placement: eos`` they are the textbook forms."""
+    minus the group baseline (``group_baseline``); with ``reward_placement: eos`` they are the textbook forms."""
+    group_baseline: GroupBaseline = "position"
+    """rloo/grpo, what a token's reward-to-go is compared with (`baseline_targets`): ``position``, the group's
+    reward-to-go at the same position (an answer that ended earlier counts with its last token's); ``sequence``, the
+    group's sequence returns. The same under eos placement; under dense rewards ``position`` keeps late tokens of
+    good answers from being pushed down because little reward is left after them."""
     grpo_scale_std: bool = True
     """GRPO divides by the group's standard deviation of returns (False: Dr. GRPO's mean-only centring)."""
     skip_zero_spread: bool = False
@@ -231,24 +237,43 @@ def zero_spread(returns: torch.Tensor, group_ids: torch.Tensor) -> torch.Tensor:
     return group_mean_std(returns, group_ids)[1] < ZERO_SPREAD
 
 
-def rloo_advantages(
-    rewards: torch.Tensor, mask: torch.Tensor, group_ids: torch.Tensor, gamma: float = 1.0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """REINFORCE leave-one-out with per-token rewards: ``A_t^i = G_t^i − mean_{j≠i} R^j``.
+def baseline_targets(to_go: torch.Tensor, mask: torch.Tensor, baseline: GroupBaseline = "position") -> torch.Tensor:
+    """``[B, T]`` what each sample contributes to the group baseline of the tokens at position t.
 
-    ``G_t^i`` is sample i's reward-to-go (`returns_to_go`) and ``R^j = G_0^j`` the return of sample j of the same
-    group (prompt). The baseline is one number per sample, the other answers' mean return: it never depends on sample
-    i's own tokens (the gradient stays unbiased), and each token still carries the penalties and credits that fall at
-    or after it, but none from before it. Under eos placement with γ = 1, ``G_t^i = R^i`` on every token: the
-    sequence-level RLOO of Ahmadian et al. (2024), ``R^i − (Σ_j R^j − R^i) / (K − 1)``.
+    ``position``: its reward-to-go at t, held at its last token's value past its end (``G_min(t, last)``).
+    ``sequence``: its return ``R = G_0`` at every position."""
+    if baseline == "sequence":
+        return to_go[:, :1].expand_as(to_go)
+    if baseline != "position":
+        raise ValueError(f"unknown group baseline {baseline!r}; expected position or sequence")
+    positions = torch.arange(to_go.shape[1], device=to_go.device).expand_as(to_go)
+    held = torch.minimum(positions, last_token_index(mask)[:, None])
+    return to_go.gather(1, held)
+
+
+def rloo_advantages(
+    rewards: torch.Tensor,
+    mask: torch.Tensor,
+    group_ids: torch.Tensor,
+    gamma: float = 1.0,
+    baseline: GroupBaseline = "position",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """REINFORCE leave-one-out with per-token rewards: ``A_t^i = G_t^i − mean_{j≠i} b_t^j``.
+
+    ``G_t^i`` is sample i's reward-to-go (`returns_to_go`): each token carries the penalties and credits that fall
+    at or after it, none from before it. ``b_t^j`` (`baseline_targets`) is, with ``position``, the other answer's
+    reward-to-go at the same position (held at its last token past its end): a time-dependent baseline, so a token
+    late in a good answer is not pushed down because little reward is left after it; with ``sequence``, the other
+    answer's return ``R^j`` at every position. Either way the baseline never depends on sample i's own tokens, so
+    the gradient stays unbiased. Under eos placement with γ = 1 (and no KL in the reward) ``G_t^j = R^j`` up to
+    the last token, and both are the sequence-level RLOO of Ahmadian et al. (2024), ``R^i − (Σ_j R^j − R^i)/(K−1)``.
     Returns ``(advantages, returns-to-go)``, zero on padding."""
     to_go = returns_to_go(rewards, mask, gamma)
-    returns = to_go[:, 0]
+    targets = baseline_targets(to_go, mask, baseline)
     same = group_matrix(group_ids)
     sizes = _group_sizes(same)
-    others_mean = (same @ returns - returns) / (sizes - 1)
-    advantages = (to_go - others_mean[:, None]) * mask
-    return advantages, to_go
+    others_mean = (same @ targets - targets) / (sizes - 1)[:, None]
+    return (to_go - others_mean) * mask, to_go
 
 
 def grpo_advantages(
@@ -258,18 +283,23 @@ def grpo_advantages(
     gamma: float = 1.0,
     scale_std: bool = True,
     eps: float = 1e-4,
+    baseline: GroupBaseline = "position",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Group-relative advantages with per-token rewards: ``A_t^i = (G_t^i − mean_g R) / (std_g R + eps)``.
+    """Group-relative advantages with per-token rewards: ``A_t^i = (G_t^i − mean_j b_t^j) / (std_j R^j + eps)``.
 
-    Group mean and (Bessel-corrected) standard deviation are those of the sequence returns ``R = G_0`` of the
-    prompt's K samples, as in `rloo_advantages`. A group with zero spread (std < `ZERO_SPREAD`) is centred but not
-    scaled (its dense reward-to-go differences would otherwise be multiplied by 1/eps). ``scale_std=False`` only
-    centres (Dr. GRPO). Under eos placement with γ = 1 this is DeepSeekMath's ``(R^i − mean(R)) / std(R)`` (with
-    TRL's ``eps``). Returns ``(advantages, returns-to-go)``, zero on padding."""
+    The centre is the group mean (sample i included, as GRPO) of `baseline_targets`, as in `rloo_advantages`; the
+    scale is one number per group, the (Bessel-corrected) standard deviation of its sequence returns ``R = G_0``
+    (a per-position spread would vanish near the ends of the answers and blow up their tokens' advantages). A group
+    with zero spread (std < `ZERO_SPREAD`) is centred but not scaled: its dense reward-to-go differences would
+    otherwise be multiplied by 1/eps. ``scale_std=False`` only centres (Dr. GRPO). Under eos placement with γ = 1
+    (and no KL in the reward) this is DeepSeekMath's ``(R^i − mean(R)) / std(R)`` with TRL's ``eps``.
+    Returns ``(advantages, returns-to-go)``, zero on padding."""
     to_go = returns_to_go(rewards, mask, gamma)
-    mean, std = group_mean_std(to_go[:, 0], group_ids)
-    centred = to_go - mean[:, None]
+    same = group_matrix(group_ids)
+    centre = same @ baseline_targets(to_go, mask, baseline) / _group_sizes(same)[:, None]
+    centred = to_go - centre
     if scale_std:
+        std = group_mean_std(to_go[:, 0], group_ids)[1]
         scale = torch.where(std < ZERO_SPREAD, torch.ones_like(std), std + eps)
         centred = centred / scale[:, None]
     return centred * mask, to_go

@@ -165,9 +165,9 @@ def _dense_groups():
     return rewards, mask, T([7, 3, 7, 3, 7])
 
 
-def test_rloo_dense_baseline_is_the_other_answers_mean_return():
+def test_rloo_dense_sequence_baseline_is_the_other_answers_mean_return():
     rewards, mask, groups = _dense_groups()
-    advantages, to_go = ppo.rloo_advantages(rewards, mask, groups)
+    advantages, to_go = ppo.rloo_advantages(rewards, mask, groups, baseline="sequence")
     # baselines: 7 → (2+1)/2, (0+1)/2, (0+2)/2 = 1.5, 0.5, 1 ; 3 → 1, 3
     expected = T(
         [
@@ -182,9 +182,9 @@ def test_rloo_dense_baseline_is_the_other_answers_mean_return():
     assert torch.equal(to_go[:, 0], T([0.0, 3.0, 2.0, 1.0, 1.0]))
 
 
-def test_grpo_dense_centres_and_scales_by_the_group_returns():
+def test_grpo_dense_sequence_baseline_centres_and_scales_by_the_group_returns():
     rewards, mask, groups = _dense_groups()
-    advantages, _ = ppo.grpo_advantages(rewards, mask, groups, eps=0.0)
+    advantages, _ = ppo.grpo_advantages(rewards, mask, groups, eps=0.0, baseline="sequence")
     r2 = math.sqrt(2.0)
     expected = T(
         [
@@ -196,17 +196,52 @@ def test_grpo_dense_centres_and_scales_by_the_group_returns():
         ]
     )
     torch.testing.assert_close(advantages, expected, rtol=1e-6, atol=0)
-    centred, _ = ppo.grpo_advantages(rewards, mask, groups, scale_std=False)
+    centred, _ = ppo.grpo_advantages(rewards, mask, groups, scale_std=False, baseline="sequence")
     assert torch.equal(centred[1], T([1.0, 1.0, 1.0])) and torch.equal(centred[3], T([-1.0, -2.0, -2.0]))
     assert torch.equal(centred[0], expected[0])
+
+
+def test_position_baseline_holds_an_ended_answer_at_its_last_token():
+    rewards, mask, groups = _dense_groups()
+    to_go = ppo.returns_to_go(rewards, mask)
+    targets = ppo.baseline_targets(to_go, mask, "position")
+    assert torch.equal(targets[2], T([2.0, 2.0, 2.0]))  # G = 2, 2 then padding: held at its last token
+    assert torch.equal(ppo.baseline_targets(to_go, mask, "sequence")[0], T([0.0, 0.0, 0.0]))
+    # RLOO: the other answers' reward-to-go at the same position (group 7: G̃ = [0,-1,-1], [2,2,2], [1,.5,0])
+    advantages, _ = ppo.rloo_advantages(rewards, mask, groups)
+    expected = T(
+        [
+            [-1.5, -2.25, -2.0],
+            [2.0, 3.0, 3.0],
+            [1.5, 2.25, 0.0],
+            [-2.0, -3.0, -3.0],
+            [0.0, 0.0, -0.5],
+        ]
+    )
+    assert torch.equal(advantages, expected)
+    # GRPO: the group's mean at each position (7: 1, ½, ⅓; 3: 2, 1.5, 1.5), one scale per group (std of R: 1, √2)
+    advantages, _ = ppo.grpo_advantages(rewards, mask, groups, eps=0.0)
+    r2 = math.sqrt(2.0)
+    expected = T(
+        [
+            [-1.0, -1.5, -4 / 3],
+            [1 / r2, 1.5 / r2, 1.5 / r2],
+            [1.0, 1.5, 0.0],
+            [-1 / r2, -1.5 / r2, -1.5 / r2],
+            [0.0, 0.0, -1 / 3],
+        ]
+    )
+    torch.testing.assert_close(advantages, expected, rtol=1e-6, atol=0)
+    with pytest.raises(ValueError, match="unknown group baseline"):
+        ppo.baseline_targets(to_go, mask, "token")
 
 
 def test_zero_spread_group_is_flagged_and_not_scaled():
     rewards, mask, groups = T([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]), torch.ones(4, 2), T([0, 0, 1, 1])
     assert ppo.zero_spread(ppo.returns_to_go(rewards, mask)[:, 0], groups).tolist() == [True, True, False, False]
     advantages, _ = ppo.grpo_advantages(rewards, mask, groups)
-    # group 0: returns 1, 1 (std 0): centred only; the dense reward-to-go still differs along the tokens
-    assert torch.equal(advantages[:2], T([[0.0, -1.0], [0.0, 0.0]]))
+    # group 0: returns 1, 1 (std 0): centred only (mean reward-to-go 1, ½); the dense reward-to-go still differs
+    assert torch.equal(advantages[:2], T([[0.0, -0.5], [0.0, 0.5]]))
 
 
 def test_group_baselines_need_two_samples_per_prompt():
@@ -232,10 +267,11 @@ def test_eos_placement_reduces_to_the_textbook_sequence_estimators():
         std = math.sqrt(sum((x - mean) ** 2 for x in g) / (K - 1))
         rloo.append(R[i] - others)
         grpo.append((R[i] - mean) / (std + 1e-4))
-    rloo_adv, _ = ppo.rloo_advantages(placed, mask, groups)
-    grpo_adv, _ = ppo.grpo_advantages(placed, mask, groups)
-    torch.testing.assert_close(rloo_adv, T(rloo)[:, None] * mask, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(grpo_adv, T(grpo)[:, None] * mask, rtol=1e-5, atol=1e-6)
+    for baseline in ("position", "sequence"):
+        rloo_adv, _ = ppo.rloo_advantages(placed, mask, groups, baseline=baseline)
+        grpo_adv, _ = ppo.grpo_advantages(placed, mask, groups, baseline=baseline)
+        torch.testing.assert_close(rloo_adv, T(rloo)[:, None] * mask, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(grpo_adv, T(grpo)[:, None] * mask, rtol=1e-5, atol=1e-6)
     # and TRL's own vectorised form of GRPO's sequence advantages
     grouped = T(R).view(prompts, K)
     trl = (grouped - grouped.mean(1, keepdim=True)) / (grouped.std(1, keepdim=True) + 1e-4)
