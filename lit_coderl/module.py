@@ -30,7 +30,7 @@ from lit_coderl.iteration import (
     timed,
 )
 from lit_coderl.models import ModelOptions, build_networks, load_tokenizer
-from lit_coderl.optim import all_ranks_true, build_optimizer, clip_gradients, lr_factor, refuse_zero3
+from lit_coderl.optim import all_ranks_true, build_optimizer, clip_gradients, lr_factor, rank_share, refuse_zero3
 from lit_coderl.ppo import PPOConfig
 from lit_coderl.rewards.base import RewardComponent, score_components
 from lit_coderl.rollout import GenerationOptions, Rollout, generate
@@ -211,16 +211,11 @@ class CodeRLModule(L.LightningModule):
         ``with_values``, the head critic's values are taken during sampling."""
         prompts = [render_prompt(task, self.tokenizer) for task in batch]
         processors = [p for c in self.reward_components if (p := c.logits_processor(self.tokenizer)) is not None]
+        value_fn = self.net.value_head if with_values and self.net.critic_mode == "head" else None
         return generate(
-            self.net.policy,
-            self.tokenizer,
-            prompts,
-            options,
-            tasks=list(batch),
-            logits_processors=processors,
-            gradient_checkpointing=self.model_options.gradient_checkpointing,
-            value_fn=self.net.value_head if with_values and self.net.critic_mode == "head" else None,
-        )
+            self.net.policy, self.tokenizer, prompts, options, tasks=list(batch), logits_processors=processors,
+            gradient_checkpointing=self.model_options.gradient_checkpointing, value_fn=value_fn,
+        )  # fmt: skip
 
     def _logprobs_and_values(self, rollout: Rollout, reference: bool):
         forward = lambda idx: self._forward(rollout, idx, reference=reference)  # noqa: E731
@@ -245,14 +240,15 @@ class CodeRLModule(L.LightningModule):
 
     def _ppo_update(self, rollout, old_logprobs, old_values, ref_logprobs, t) -> dict[str, float]:
         """``ppo_epochs`` passes over the batch in minibatches: one optimizer step per minibatch, its gradient
-        accumulated over micro-batches (each loss weighted by its share of the minibatch's tokens or sequences,
-        `ppo.micro_batch_share`, so the sum equals the full-minibatch gradient)."""
+        accumulated over micro-batches, each loss weighted by its share of the minibatch's tokens or sequences
+        (`ppo.micro_batch_share`) and by its rank's share of all ranks' (`rank_share`): one global mean."""
         cfg, mask = self.ppo, t.loss_mask
         optimizer = self.optimizers()
         stats: dict[str, list[float]] = {}
         for _ in range(cfg.ppo_epochs):
             for micro_batches in ppo.minibatches(torch.randperm(rollout.batch_size).tolist(), cfg):
                 mb_mask = mask[[i for micro in micro_batches for i in micro]]
+                across = rank_share(self, ppo.aggregation_count(mb_mask, cfg.loss_aggregation))
                 optimizer.zero_grad()
                 mb_stats: dict[str, float] = {}
                 finite = True
@@ -261,7 +257,7 @@ class CodeRLModule(L.LightningModule):
                     loss, micro_stats = self._ppo_loss(rollout, micro_idx, old_logprobs, old_values, ref_logprobs, t)
                     finite = finite and bool(torch.isfinite(loss))
                     # backward always runs: every rank joins the gradient all-reduce, whatever its loss
-                    self._backward(loss * share, optimizer, is_last=k == len(micro_batches) - 1)
+                    self._backward(loss * share * across, optimizer, is_last=k == len(micro_batches) - 1)
                     for key, value in micro_stats.items():
                         mb_stats[key] = mb_stats.get(key, 0.0) + float(value) * float(share)
                 if not all_ranks_true(self, finite):

@@ -17,6 +17,16 @@ def all_ranks_true(module, flag: bool) -> bool:
     return float(module.trainer.strategy.reduce(count, reduce_op="sum")) == 0.0
 
 
+def rank_share(module, local_count: torch.Tensor) -> torch.Tensor | float:
+    """``world_size · local_count / Σ_ranks local_count`` (1 on a single process): weighting each rank's loss by it
+    turns the data-parallel mean of per-rank means into one mean over all ranks' tokens (or sequences), DAPO's
+    normalisation by the global batch's tokens. One all-reduce."""
+    if module._trainer is None or module.trainer.world_size == 1:
+        return 1.0
+    total = module.trainer.strategy.reduce(local_count.detach().float().clone(), reduce_op="sum")
+    return module.trainer.world_size * local_count.detach().float() / total.clamp(min=1)
+
+
 def refuse_zero3(strategy) -> None:
     config = getattr(strategy, "config", None)
     if isinstance(config, dict) and config.get("zero_optimization", {}).get("stage", 0) >= 3:

@@ -328,13 +328,16 @@ def aggregate_tokens(
     raise ValueError(f"unknown loss aggregation {mode!r}; expected token_mean, seq_mean_token_mean or token_sum_norm")
 
 
+def aggregation_count(mask: torch.Tensor, mode: LossAggregation) -> torch.Tensor:
+    """What `aggregate_tokens` divides by, up to its constant: the tokens (``token_mean``), else the sequences with
+    tokens."""
+    return mask.sum() if mode == "token_mean" else (mask.sum(1) > 0).sum().float()
+
+
 def micro_batch_share(micro_mask: torch.Tensor, minibatch_mask: torch.Tensor, mode: LossAggregation) -> torch.Tensor:
     """Weight of a micro-batch's aggregated loss in its minibatch's, so the weighted sum over micro-batches equals
-    `aggregate_tokens` over the whole minibatch: its share of the tokens (``token_mean``) or of the sequences with
-    tokens (the other modes)."""
-    if mode == "token_mean":
-        return micro_mask.sum() / minibatch_mask.sum().clamp(min=1)
-    return (micro_mask.sum(1) > 0).sum() / (minibatch_mask.sum(1) > 0).sum().clamp(min=1)
+    `aggregate_tokens` over the whole minibatch: its share of the minibatch's `aggregation_count`."""
+    return aggregation_count(micro_mask, mode) / aggregation_count(minibatch_mask, mode).clamp(min=1)
 
 
 def policy_loss(
