@@ -101,3 +101,35 @@ def test_rank_share_makes_the_data_parallel_mean_a_global_mean():
     assert rank_share(SimpleNamespace(_trainer=None), T(7.0)) == 1.0
     assert ppo.aggregation_count(torch.ones(2, 3), "token_mean") == 6
     assert ppo.aggregation_count(T([[1.0, 0.0], [0.0, 0.0]]), "seq_mean_token_mean") == 1
+
+
+def test_grpo_under_ddp_keeps_groups_on_their_rank(tmp_path, random_model_dir):
+    """2 CPU processes: each samples its own 2 prompts × 2 answers, so every group lives on one rank; the run
+    finishes with the cross-rank loss normalisation (one all-reduce per minibatch)."""
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_module import REPO_ROOT, write_config
+
+    overrides = {
+        "trainer.callbacks": [{"class_path": "tests.user_rewards.LengthReward", "init_args": {"weight": 0.1}}],
+        "trainer.devices": 2,
+        "trainer.strategy": "ddp",
+        "model.max_iterations": 2,
+        "model.ppo": {"ppo_epochs": 1, "minibatch_size": 2, "advantage": "grpo", "kl_in": "loss"},
+        "model.generation": {"max_new_tokens": 8, "samples_per_prompt": 2},
+        "data.batch_size": 2,
+    }
+    config = write_config(tmp_path, random_model_dir, **overrides)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "LIT_CODERL_THREADS": "1", "WANDB_MODE": "disabled"}
+    done = subprocess.run(
+        [sys.executable, "-m", "lit_coderl", "fit", "--config", str(config)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(tmp_path / "logs" / "version_0" / "metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("reward/total")]
+    assert [float(r["iteration"]) for r in rows] == [1.0, 2.0]
+    assert all(r.get("loss/value_avg", "") == "" and r["loss/kl_avg"] != "" for r in rows)
