@@ -69,9 +69,16 @@ def localised_config(config: Path, component: str, error_line_penalty: float, ou
     return out
 
 
-def run_arm(config: Path, placement: str, seed: int, iterations: int, out: Path, model: Path | None) -> Path:
-    """One training run; returns its metrics.csv."""
+def run_arm(
+    config: Path, placement: str, seed: int, iterations: int, out: Path, model: Path | None, metric: str
+) -> Path:
+    """One training run; returns its metrics.csv. A run already in ``out`` with ``iterations`` logged is reused (an
+    interrupted study resumes where it stopped)."""
     run_dir = out / f"{placement}-seed{seed}"
+    finished = sorted(run_dir.glob("csv/version_*/metrics.csv"))
+    if finished and len(read_curve(finished[-1], metric)) >= iterations:
+        print(f"  {run_dir.name}: reused", flush=True)
+        return finished[-1]
     cmd = [
         sys.executable,
         "-m",
@@ -180,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
         curves = {"dense": [], "eos": []}
         for seed in args.seeds:  # interleave the arms so machine load hits both alike
             for placement in curves:
-                metrics = run_arm(args.config, placement, seed, args.iterations, args.out, args.model)
+                metrics = run_arm(args.config, placement, seed, args.iterations, args.out, args.model, args.metric)
                 curves[placement].append(read_curve(metrics, args.metric))
     report(curves, args)
 
