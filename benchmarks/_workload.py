@@ -44,6 +44,20 @@ SETTINGS = {
 }
 
 
+# GRPO (`vs_trl_grpo.py`): TRL GRPOTrainer's defaults where the workload does not fix a value
+GRPO_SETTINGS = {
+    "prompts": 4,  # per iteration; × num_generations = 16 answers, one optimizer step on all of them
+    "num_generations": 4,
+    "new_tokens": SETTINGS["new_tokens"],
+    "temperature": 1.0,
+    "learning_rate": 1e-5,
+    "beta": 0.2,  # k3 KL in the loss
+    "epsilon": 0.2,
+    "max_grad_norm": 1.0,
+    "seed": 0,
+}
+
+
 def parses(prompt: str, response: str) -> bool:
     """The rule-based reward of both sides: +1 if prompt + response parses as Python, else −1."""
     try:

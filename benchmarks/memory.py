@@ -2,7 +2,8 @@
 
 Each measurement runs in a fresh subprocess (peak RSS is per process): load the model, sample a batch, and do one
 update. "policy-only" is the floor any RL fine-tuning pays: sampling plus a policy-gradient step on the policy alone
-(no reference, no critic). "ppo" is lit_coderl's full iteration (reference log-probs, critic values, GAE, PPO epochs).
+(no reference, no critic). "ppo" is lit_coderl's full iteration (reference log-probs, critic values, GAE, PPO epochs);
+critic "none" is the critic-free GRPO iteration (``ppo.advantage: grpo``, 2 answers per prompt, no value head).
 
     python benchmarks/memory.py                  # tiny model and a ~100M-parameter CPU model
     python benchmarks/memory.py --sizes tiny     # just the embedded tiny model
@@ -60,22 +61,30 @@ def child(model: str, mode: str, lora: bool, critic: str, batch: int, new_tokens
     import torch
 
     from lit_coderl import ppo
+    from lit_coderl.iteration import IterationTensors
     from lit_coderl.models import LoraOptions, ModelOptions
     from lit_coderl.module import CodeRLModule
     from lit_coderl.rollout import GenerationOptions
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    options = ModelOptions(name_or_path=model, lora=LoraOptions(enabled=lora), critic=critic)
+    grpo = critic == "none"
+    options = ModelOptions(name_or_path=model, lora=LoraOptions(enabled=lora), critic="head" if grpo else critic)
+    k = 2 if grpo else 1  # the same batch of answers: batch / 2 prompts × 2 answers
     module = CodeRLModule(
         model=options,
-        generation=GenerationOptions(max_new_tokens=new_tokens, temperature=1.0),
-        ppo=ppo.PPOConfig(ppo_epochs=1, minibatch_size=batch, kl_coef=0.0 if mode == "policy-only" else 0.1),
+        generation=GenerationOptions(max_new_tokens=new_tokens, temperature=1.0, samples_per_prompt=k),
+        ppo=ppo.PPOConfig(
+            ppo_epochs=1,
+            minibatch_size=batch,
+            kl_coef=0.0 if mode == "policy-only" else 0.1,
+            advantage="grpo" if grpo else "gae",
+        ),
         learning_rate=1e-4,
     )
     prompts = [
         {"task_id": str(i), "messages": [{"role": "user", "content": f"Write a function number {i}."}]}
-        for i in range(batch)
+        for i in range(batch // k)
     ]
     optimizer = torch.optim.AdamW(module.net.policy_parameters(), lr=1e-4)
     rollout = module.rollout(prompts, module.generation)
@@ -94,10 +103,14 @@ def child(model: str, mode: str, lora: bool, critic: str, batch: int, new_tokens
             ref, _, _ = module._logprobs_and_values(rollout, reference=True)
         kl = ppo.kl_penalty(old, ref, "k3") * mask
         rewards = ppo.total_rewards(torch.zeros_like(mask), kl, 0.1, mask)
-        advantages, returns = ppo.gae(rewards, values, mask)
-        advantages = ppo.masked_whiten(advantages, mask)
+        if grpo:
+            advantages, returns = ppo.grpo_advantages(rewards, mask, rollout.group_ids)
+        else:
+            advantages, returns = ppo.gae(rewards, values, mask)
+            advantages = ppo.masked_whiten(advantages, mask)
         optimizer = torch.optim.AdamW(module.net.policy_parameters() + module.net.critic_parameters(), lr=1e-4)
-        loss, _ = module._ppo_loss(rollout, list(range(batch)), old, values, advantages, returns, mask)
+        t = IterationTensors(torch.zeros_like(mask), kl, rewards, advantages, returns, mask)
+        loss, _ = module._ppo_loss(rollout, list(range(batch)), old, values, ref, t)
         loss.backward()
         optimizer.step()
     return {"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -120,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         model = _model_dir(size, args.workdir)
         for lora in (True, False):
             cases = [("policy-only", "head")] + [
-                ("ppo", c) for c in ("head", "adapter", "model") if lora or c != "adapter"
+                ("ppo", c) for c in ("head", "adapter", "model", "none") if lora or c != "adapter"
             ]
             base = None
             for mode, critic in cases:
@@ -140,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
                 peak = json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_mib"]
                 base = base or peak
                 label = "policy only" if mode == "policy-only" else f"policy + ref + critic ({critic})"
+                label = "policy + ref, no critic (grpo)" if critic == "none" else label
                 lines.append(f"| {size} | {'on' if lora else 'off'} | {label} | {peak:.0f} | {peak / base:.2f} |")
                 print(lines[-1], flush=True)
     print("\n".join(lines))

@@ -34,7 +34,8 @@ def export_checkpoint(ckpt_path: str | Path, out: str | Path, merge: bool = Fals
         policy = policy.merge_and_unload()
     policy.save_pretrained(out)
     module.tokenizer.save_pretrained(out)
-    torch.save(module.net.value_head.state_dict(), out / "value_head.pt")
+    if module.net.value_head is not None:  # no critic under rloo / grpo
+        torch.save(module.net.value_head.state_dict(), out / "value_head.pt")
     return out
 
 

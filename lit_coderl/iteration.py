@@ -66,7 +66,8 @@ def response_logits_and_values(
 
 def logprobs_values_entropy(forward, rollout: Rollout, chunk: int, device, reference: bool):
     """Log-probs of the sampled tokens under the sampling distribution, in chunks of ``chunk`` samples without
-    gradients; unless ``reference``, also the values and the policy's per-token entropy (else None, None).
+    gradients; unless ``reference``, also the values (None without a critic) and the policy's per-token entropy
+    (else None, None).
     ``forward(idx) -> (logits, values)`` is `response_logits_and_values` bound to the module."""
     logprobs, values, entropies = [], [], []
     with torch.no_grad():
@@ -81,7 +82,8 @@ def logprobs_values_entropy(forward, rollout: Rollout, chunk: int, device, refer
             logprobs, values, entropies = [*logprobs, lp], [*values, v], [*entropies, entropy]
     if reference:
         return torch.cat(logprobs), None, None
-    return torch.cat(logprobs), torch.cat(values), torch.cat(entropies)
+    values = None if values[0] is None else torch.cat(values)
+    return torch.cat(logprobs), values, torch.cat(entropies)
 
 
 def sampler_logprobs_values_entropy(net, rollout: Rollout, chunk: int, device):
@@ -90,10 +92,14 @@ def sampler_logprobs_values_entropy(net, rollout: Rollout, chunk: int, device):
     The sampler drew each token from `sampling.policy_logits`, so its log-probs are what a recomputation over the
     whole sequence gives, up to rounding (incremental KV-cache attention vs one pass; ``tests/test_sampling.py``
     bounds the gap). The head critic's values come from the sampler too (``Rollout.sampler_values``); an ``adapter``
-    or ``model`` critic runs its own forward, in chunks of ``chunk`` samples without gradients."""
+    or ``model`` critic runs its own forward, in chunks of ``chunk`` samples without gradients; no critic, no
+    values (None)."""
     if rollout.sampler_logprobs is None or rollout.sampler_entropy is None:
         raise ValueError("this rollout has no sampler log-probs (built from texts?): recompute them instead")
     values = rollout.sampler_values
+    mask = rollout.response_mask.to(device)
+    if net.critic_mode == "none":
+        return rollout.sampler_logprobs.to(device), None, rollout.sampler_entropy.to(device)
     if values is None:
         q_len, t_len = rollout.query_ids.shape[1], rollout.response_ids.shape[1]
         chunks = []
@@ -102,7 +108,6 @@ def sampler_logprobs_values_entropy(net, rollout: Rollout, chunk: int, device):
                 inputs = sequence_inputs(rollout, slice(start, start + chunk), device)
                 chunks.append(net.critic_values(*inputs)[:, q_len - 1 : q_len + t_len - 1])
         values = torch.cat(chunks)
-    mask = rollout.response_mask.to(device)
     return rollout.sampler_logprobs.to(device), values.to(device) * mask, rollout.sampler_entropy.to(device)
 
 
@@ -118,6 +123,11 @@ class IterationTensors:
     """``[B, T]`` per-token rewards R_t."""
     advantages: torch.Tensor
     returns: torch.Tensor
+    """``[B, T]`` GAE's returns (the critic's targets), or the reward-to-go under the group estimators."""
+    loss_mask: torch.Tensor
+    """``[B, T]`` the tokens the loss sees: the response mask, less the zero-spread groups when they are skipped."""
+    zero_spread: torch.Tensor | None = None
+    """``[B]`` True for samples of groups whose returns are all equal (group estimators only)."""
 
 
 def assemble_rewards(
@@ -127,12 +137,14 @@ def assemble_rewards(
     mask: torch.Tensor,
     old_logprobs: torch.Tensor,
     ref_logprobs: torch.Tensor,
-    values: torch.Tensor,
+    values: torch.Tensor | None,
     ended: torch.Tensor | None,
     cfg: PPOConfig,
     placement: Literal["dense", "eos"],
+    group_ids: torch.Tensor | None = None,
 ) -> IterationTensors:
-    """Component scores → placed scores → KL → rewards (missing-EOS penalty) → GAE advantages and returns.
+    """Component scores → placed scores → KL (in the reward unless ``cfg.kl_in == "loss"``) → rewards (missing-EOS
+    penalty) → advantages: GAE on the critic's ``values`` (whitened), or the group estimators over ``group_ids``.
 
     ``scores`` ``{name: [B, T]}`` and ``sequence_scores`` ``{name: [B]}`` may live on the CPU (components do); the
     result lives on ``mask``'s device."""
@@ -144,16 +156,38 @@ def assemble_rewards(
         sequence = sequence + weight * sequence_scores[name].to(device)
     placed = ppo.place_scores(weighted, mask, placement, sequence_scores=sequence)
     kl = ppo.kl_penalty(old_logprobs, ref_logprobs, cfg.kl_estimator) * mask
-    rewards = ppo.total_rewards(placed, kl, cfg.kl_coef, mask)
+    rewards = ppo.total_rewards(placed, kl, reward_kl_coef(cfg), mask)
     if cfg.missing_eos_penalty and ended is not None:
         last = ppo.last_token_index(mask)
         truncated = (~ended.to(device)).float()
         rewards = rewards.scatter_add(1, last[:, None], (-cfg.missing_eos_penalty * truncated)[:, None])
     if cfg.whiten_rewards:
         rewards = ppo.masked_whiten(rewards, mask, shift_mean=False)
-    advantages, returns = ppo.gae(rewards, values, mask, cfg.gamma, cfg.lam)
-    advantages = ppo.masked_whiten(advantages, mask)
-    return IterationTensors(weighted, kl, rewards, advantages, returns)
+    if cfg.advantage == "gae":
+        advantages, returns = ppo.gae(rewards, values, mask, cfg.gamma, cfg.lam)
+        advantages = ppo.masked_whiten(advantages, mask)
+        return IterationTensors(weighted, kl, rewards, advantages, returns, mask)
+    if group_ids is None:
+        raise ValueError(f"advantage: {cfg.advantage} needs a rollout with group ids (generation.samples_per_prompt)")
+    group_ids = group_ids.to(device)
+    if cfg.advantage == "rloo":
+        advantages, returns = ppo.rloo_advantages(rewards, mask, group_ids, cfg.gamma, baseline=cfg.group_baseline)
+    elif cfg.advantage == "grpo":
+        advantages, returns = ppo.grpo_advantages(
+            rewards, mask, group_ids, cfg.gamma, cfg.grpo_scale_std, baseline=cfg.group_baseline
+        )
+    else:
+        raise ValueError(f"unknown advantage estimator {cfg.advantage!r}; expected gae, rloo or grpo")
+    flat = ppo.zero_spread(returns[:, 0], group_ids)
+    loss_mask = mask * (~flat).float()[:, None] if cfg.skip_zero_spread else mask
+    return IterationTensors(weighted, kl, rewards, advantages * loss_mask, returns, loss_mask, flat)
+
+
+def reward_kl_coef(cfg: PPOConfig) -> float:
+    """β of the KL inside the reward: ``cfg.kl_coef``, or 0 when the KL is a loss term (``kl_in: loss``)."""
+    if cfg.kl_in not in ("reward", "loss"):
+        raise ValueError(f"kl_in must be 'reward' or 'loss', got {cfg.kl_in!r}")
+    return cfg.kl_coef if cfg.kl_in == "reward" else 0.0
 
 
 def iteration_metrics(
@@ -161,7 +195,7 @@ def iteration_metrics(
     components: list,
     scores: dict[str, torch.Tensor],
     t: IterationTensors,
-    values: torch.Tensor,
+    values: torch.Tensor | None,
     mask: torch.Tensor,
     cfg: PPOConfig,
     timings: dict[str, float],
@@ -176,13 +210,16 @@ def iteration_metrics(
         "reward/total": float(t.rewards.sum(1).mean()),
         "objective/scores": float(t.weighted.mul(mask).sum(1).mean()),
         "objective/kl": float(seq_kl.mean()),
-        "objective/non_score_reward": float((-cfg.kl_coef * seq_kl).mean()),
+        "objective/non_score_reward": float((-reward_kl_coef(cfg) * seq_kl).mean()),
         "objective/entropy": float(-(rollout.logprobs * mask).sum(1).mean()),
-        "val/vf_explained_var": float(ppo.explained_variance(values, t.returns, mask)),
         "val/num_eos_tokens": float(rollout.ended.sum()) if rollout.ended is not None else 0.0,
         "response/length_mean": n_tokens / rollout.batch_size,
         "rollout/truncated_prompts": float(rollout.truncated_prompts),
     }
+    if values is not None:  # a critic (gae)
+        metrics["val/vf_explained_var"] = float(ppo.explained_variance(values, t.returns, mask))
+    if t.zero_spread is not None:  # group estimators: share of samples whose group's answers all scored alike
+        metrics["advantage/zero_spread"] = float(t.zero_spread.float().mean())
     if rollout.sampler_logprobs is not None:  # 0 when training's log-probs are the sampler's (on-policy)
         gap = (rollout.logprobs.cpu() - rollout.sampler_logprobs).abs() * rollout.response_mask
         metrics["policy/sampler_logprob_gap"] = float(gap.sum() / rollout.response_mask.sum().clamp(min=1))
@@ -208,6 +245,22 @@ def timed(timings: dict[str, float], phase: str):
         yield
     finally:
         timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
+
+
+def critic_for(cfg: PPOConfig, model, generation):
+    """``model`` (`ModelOptions`) with the critic the estimator needs: none under the group baselines (rloo, grpo),
+    which also need ``generation.samples_per_prompt ≥ 2``; gae needs one."""
+    if cfg.advantage not in ("gae", "rloo", "grpo"):
+        raise ValueError(f"unknown ppo.advantage {cfg.advantage!r}; expected gae, rloo or grpo")
+    if cfg.advantage == "gae":
+        if model.critic == "none":
+            raise ValueError("ppo.advantage: gae needs a critic (model.critic: head, adapter or model)")
+        return model
+    if generation.samples_per_prompt < 2:
+        raise ValueError(
+            f"ppo.advantage: {cfg.advantage} compares the answers to one prompt: set generation.samples_per_prompt ≥ 2"
+        )
+    return dataclasses.replace(model, critic="none")
 
 
 def as_options(cls, value):

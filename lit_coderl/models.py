@@ -50,9 +50,10 @@ class ModelOptions:
     """Weights' dtype. Use bfloat16 on GPUs that support it (value head and losses stay float32)."""
     lora: LoraOptions = field(default_factory=LoraOptions)
     """LoRA settings."""
-    critic: Literal["head", "adapter", "model"] = "head"
+    critic: Literal["head", "adapter", "model", "none"] = "head"
     """Value function: ``head`` on the shared policy backbone; ``adapter``, a second LoRA adapter on the same frozen
-    base (decoupled critic, no second copy); ``model``, a separate model (``critic_path``)."""
+    base (decoupled critic, no second copy); ``model``, a separate model (``critic_path``); ``none``, no critic at
+    all (implied by the critic-free ``ppo.advantage: rloo | grpo``)."""
     critic_path: str | None = None
     """Model of ``critic: model`` (default: the policy's ``name_or_path``)."""
     gradient_checkpointing: bool = False
@@ -186,7 +187,7 @@ class ValueHead(nn.Module):
             return self.summary(hidden.float()).squeeze(-1)
 
 
-CriticMode = Literal["head", "adapter", "model"]
+CriticMode = Literal["head", "adapter", "model", "none"]
 
 
 class PolicyAndValue(nn.Module):
@@ -197,6 +198,7 @@ class PolicyAndValue(nn.Module):
     - ``adapter``: a second LoRA adapter (``critic``) on the same frozen base with its own head: a decoupled critic
       without a second model copy (needs LoRA).
     - ``model``: a separate model (``critic_model``) with its own head.
+    - ``none``: no critic, no value head (the group-baseline estimators); ``forward`` returns no values.
 
     The reference is the policy inside ``disable_adapter()`` with LoRA; a frozen copy otherwise.
     """
@@ -224,10 +226,10 @@ class PolicyAndValue(nn.Module):
             if critic_model is None:
                 raise ValueError("critic: model needs a critic model")
             self.critic_model = critic_model
-        elif critic != "head":
-            raise ValueError(f"unknown critic mode {critic!r}; expected head, adapter or model")
+        elif critic not in ("head", "none"):
+            raise ValueError(f"unknown critic mode {critic!r}; expected head, adapter, model or none")
         source = critic_model if critic == "model" else policy
-        self.value_head = ValueHead(_hidden_size(source.config))
+        self.value_head = None if critic == "none" else ValueHead(_hidden_size(source.config))
         self.reference: nn.Module | None = None
         if frozen_reference:
             # full fine-tuning: the reference must be a frozen copy taken before any update
@@ -251,6 +253,8 @@ class PolicyAndValue(nn.Module):
 
     def critic_parameters(self) -> list[nn.Parameter]:
         """Trainable weights of the critic: the value head plus the critic adapter or model."""
+        if self.value_head is None:
+            return []
         params = list(self.value_head.parameters())
         if self.critic_mode == "adapter":
             params += [p for n, p in self.policy.named_parameters() if "lora_" in n and ".critic." in n]
@@ -284,7 +288,7 @@ class PolicyAndValue(nn.Module):
         out = self._run(
             self.policy, input_ids, attention_mask, position_ids, hidden=shared, logits_to_keep=logits_to_keep
         )
-        if not with_values:
+        if not with_values or self.critic_mode == "none":
             return out.logits, None
         if self.critic_mode == "head":
             return out.logits, self.value_head(out.hidden_states[-1])
@@ -293,8 +297,8 @@ class PolicyAndValue(nn.Module):
     def critic_values(self, input_ids, attention_mask, position_ids) -> torch.Tensor:
         """Values at every position from the critic's own forward pass (``adapter`` and ``model`` critics; the
         ``head`` critic has none: its values come with the policy's forward or from the sampler)."""
-        if self.critic_mode == "head":
-            raise ValueError("the head critic shares the policy's forward pass: use forward(with_values=True)")
+        if self.critic_mode in ("head", "none"):
+            raise ValueError(f"critic {self.critic_mode!r} has no forward of its own (head: forward(with_values=True))")
         if self.critic_mode == "adapter":
             self.policy.set_adapter("critic")
             try:

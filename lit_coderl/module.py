@@ -21,14 +21,16 @@ from lit_coderl.data.prompts import render_prompt
 from lit_coderl.iteration import (
     as_options,
     assemble_rewards,
+    critic_for,
     iteration_metrics,
     logprobs_values_entropy,
     response_logits_and_values,
+    reward_kl_coef,
     sampler_logprobs_values_entropy,
     timed,
 )
 from lit_coderl.models import ModelOptions, build_networks, load_tokenizer
-from lit_coderl.optim import all_ranks_true, build_optimizer, clip_gradients, lr_factor, refuse_zero3
+from lit_coderl.optim import all_ranks_true, build_optimizer, clip_gradients, lr_factor, rank_share, refuse_zero3
 from lit_coderl.ppo import PPOConfig
 from lit_coderl.rewards.base import RewardComponent, score_components
 from lit_coderl.rollout import GenerationOptions, Rollout, generate
@@ -79,6 +81,7 @@ class CodeRLModule(L.LightningModule):
         hparams = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         model, generation = as_options(ModelOptions, model), as_options(GenerationOptions, generation)
         ppo = as_options(PPOConfig, ppo)
+        model = critic_for(ppo, model, generation)
         # checkpoints load with weights_only=True: keep hyper-parameters as plain containers
         plain = {"model": model, "generation": generation, "ppo": ppo}
         self.save_hyperparameters(hparams | {k: dataclasses.asdict(v) for k, v in plain.items()})
@@ -178,11 +181,11 @@ class CodeRLModule(L.LightningModule):
             weights = {c.name: c.weight for c in components}
             t = assemble_rewards(
                 scores, sequence_scores, weights, mask, old_logprobs, ref_logprobs, values, rollout.ended, self.ppo,
-                self.reward_placement,
+                self.reward_placement, rollout.group_ids,
             )  # fmt: skip
 
         with timed(timings, "update"):
-            update_stats = self._ppo_update(rollout, old_logprobs, values, t.advantages, t.returns, mask)
+            update_stats = self._ppo_update(rollout, old_logprobs, values, ref_logprobs, t)
         # the policy's mean token entropy on this rollout, measured once (not in every minibatch)
         update_stats["policy/entropy_avg"] = float(ppo.masked_mean(entropy, mask))
 
@@ -199,7 +202,7 @@ class CodeRLModule(L.LightningModule):
         self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=rollout.batch_size)
         self.log("reward", metrics["reward/total"], prog_bar=True, on_step=True, batch_size=rollout.batch_size)
         self.log("kl", metrics["objective/kl"], prog_bar=True, on_step=True, batch_size=rollout.batch_size)
-        kl_reward, rewards = (-self.ppo.kl_coef * t.kl).cpu(), t.rewards.detach().cpu()
+        kl_reward, rewards = (-reward_kl_coef(self.ppo) * t.kl).cpu(), t.rewards.detach().cpu()
         self.last_iteration = {"rollout": rollout, "scores": scores, "weights": weights}
         self.last_iteration |= {"kl_reward": kl_reward, "rewards": rewards}
 
@@ -208,16 +211,11 @@ class CodeRLModule(L.LightningModule):
         ``with_values``, the head critic's values are taken during sampling."""
         prompts = [render_prompt(task, self.tokenizer) for task in batch]
         processors = [p for c in self.reward_components if (p := c.logits_processor(self.tokenizer)) is not None]
+        value_fn = self.net.value_head if with_values and self.net.critic_mode == "head" else None
         return generate(
-            self.net.policy,
-            self.tokenizer,
-            prompts,
-            options,
-            tasks=list(batch),
-            logits_processors=processors,
-            gradient_checkpointing=self.model_options.gradient_checkpointing,
-            value_fn=self.net.value_head if with_values and self.net.critic_mode == "head" else None,
-        )
+            self.net.policy, self.tokenizer, prompts, options, tasks=list(batch), logits_processors=processors,
+            gradient_checkpointing=self.model_options.gradient_checkpointing, value_fn=value_fn,
+        )  # fmt: skip
 
     def _logprobs_and_values(self, rollout: Rollout, reference: bool):
         forward = lambda idx: self._forward(rollout, idx, reference=reference)  # noqa: E731
@@ -240,36 +238,33 @@ class CodeRLModule(L.LightningModule):
         self.nonfinite_rewards += nonfinite
         return scores, sequence_scores
 
-    def _ppo_update(self, rollout, old_logprobs, old_values, advantages, returns, mask) -> dict[str, float]:
+    def _ppo_update(self, rollout, old_logprobs, old_values, ref_logprobs, t) -> dict[str, float]:
         """``ppo_epochs`` passes over the batch in minibatches: one optimizer step per minibatch, its gradient
-        accumulated over micro-batches (each loss weighted by its share of the minibatch's tokens, so the sum equals
-        the full-minibatch gradient)."""
-        cfg = self.ppo
+        accumulated over micro-batches, each loss weighted by its share of the minibatch's tokens or sequences
+        (`ppo.micro_batch_share`) and by its rank's share of all ranks' (`rank_share`): one global mean."""
+        cfg, mask = self.ppo, t.loss_mask
         optimizer = self.optimizers()
         stats: dict[str, list[float]] = {}
         for _ in range(cfg.ppo_epochs):
             for micro_batches in ppo.minibatches(torch.randperm(rollout.batch_size).tolist(), cfg):
-                mb_tokens = mask[[i for micro in micro_batches for i in micro]].sum().clamp(min=1)
+                mb_mask = mask[[i for micro in micro_batches for i in micro]]
+                across = rank_share(self, ppo.aggregation_count(mb_mask, cfg.loss_aggregation))
                 optimizer.zero_grad()
                 mb_stats: dict[str, float] = {}
                 finite = True
                 for k, micro_idx in enumerate(micro_batches):
-                    share = mask[micro_idx].sum() / mb_tokens
-                    loss, micro_stats = self._ppo_loss(
-                        rollout, micro_idx, old_logprobs, old_values, advantages, returns, mask
-                    )
+                    share = ppo.micro_batch_share(mask[micro_idx], mb_mask, cfg.loss_aggregation)
+                    loss, micro_stats = self._ppo_loss(rollout, micro_idx, old_logprobs, old_values, ref_logprobs, t)
                     finite = finite and bool(torch.isfinite(loss))
                     # backward always runs: every rank joins the gradient all-reduce, whatever its loss
-                    self._backward(loss * share, optimizer, is_last=k == len(micro_batches) - 1)
+                    self._backward(loss * share * across, optimizer, is_last=k == len(micro_batches) - 1)
                     for key, value in micro_stats.items():
                         mb_stats[key] = mb_stats.get(key, 0.0) + float(value) * float(share)
                 if not all_ranks_true(self, finite):
                     optimizer.zero_grad()
                     self.skipped_updates += 1
-                    warnings.warn(
-                        f"non-finite PPO loss at iteration {self.iteration} (on this or another rank); update skipped",
-                        stacklevel=1,
-                    )
+                    skipped = f"non-finite PPO loss at iteration {self.iteration} (on this or another rank)"
+                    warnings.warn(f"{skipped}; update skipped", stacklevel=1)
                     continue
                 if cfg.max_grad_norm:
                     clip_gradients(self, optimizer, cfg.max_grad_norm)
@@ -278,12 +273,13 @@ class CodeRLModule(L.LightningModule):
                     stats.setdefault(key, []).append(value)
         return {key: float(np.mean(v)) for key, v in stats.items()}
 
-    def _ppo_loss(self, rollout, idx, old_logprobs, old_values, advantages, returns, mask):
-        """PPO loss of samples ``idx`` (masked means over their tokens) and its diagnostics."""
+    def _ppo_loss(self, rollout, idx, old_logprobs, old_values, ref_logprobs, t):
+        """PPO loss of samples ``idx`` (aggregated over their tokens) and its diagnostics."""
         logits, values = self._forward(rollout, idx)
         response_ids = rollout.response_ids[idx].to(self.device)
-        rows = (old_logprobs[idx], old_values[idx], advantages[idx], returns[idx], mask[idx])
-        return ppo.ppo_loss(logits, values, response_ids, *rows, self.ppo)
+        rows = (old_logprobs[idx], None if old_values is None else old_values[idx], t.advantages[idx], t.returns[idx])
+        norm = self.ppo.loss_norm_tokens or self.generation.max_new_tokens
+        return ppo.ppo_loss(logits, values, response_ids, *rows, t.loss_mask[idx], self.ppo, ref_logprobs[idx], norm)
 
     def _backward(self, loss: torch.Tensor, optimizer, is_last: bool) -> None:
         """One backward of an accumulation; gradients are synchronised/reduced only on the last micro-batch."""
@@ -307,7 +303,7 @@ class CodeRLModule(L.LightningModule):
         self._evaluate_batch(batch, "test")
 
     def _evaluate_batch(self, batch: list[dict], stage: str) -> None:
-        greedy = GenerationOptions(**{**vars(self.generation), "temperature": 0.0})
+        greedy = GenerationOptions(**{**vars(self.generation), "temperature": 0.0, "samples_per_prompt": 1})
         rollout = self.rollout(batch, greedy)
         components = self.reward_components
         for component in components:

@@ -12,6 +12,12 @@ from typing import Literal
 import torch
 
 KLEstimator = Literal["k1", "k2", "k3"]
+Advantage = Literal["gae", "rloo", "grpo"]
+KLPlacement = Literal["reward", "loss"]
+LossAggregation = Literal["token_mean", "seq_mean_token_mean", "token_sum_norm"]
+GroupBaseline = Literal["position", "sequence"]
+ZERO_SPREAD = 1e-6
+"""A group whose sequence returns have a standard deviation below this has zero spread (all K answers scored alike)."""
 
 
 @dataclass
@@ -49,6 +55,32 @@ class PPOConfig:
     """Subtracted from the last token's reward of responses truncated before EOS (TRL's missing_eos_penalty)."""
     log_ratio_clamp: float = 10.0
     """Log-ratios are clamped to ±this before exponentiation, so one bad token cannot overflow the ratio."""
+    advantage: Advantage = "gae"
+    """Advantage estimator. ``gae``: a learned critic (`gae`, advantages whitened over the batch). ``rloo`` and
+    ``grpo``: critic-free group baselines over the ``generation.samples_per_prompt`` answers to each prompt
+    (`rloo_advantages`, `grpo_advantages`; no critic is built). With dense rewards each token gets its reward-to-go
+    minus the group baseline (``group_baseline``); with ``reward_placement: eos`` they are the textbook forms."""
+    group_baseline: GroupBaseline = "position"
+    """rloo/grpo, what a token's reward-to-go is compared with (`baseline_targets`): ``position``, the group's
+    reward-to-go at the same position (an answer that ended earlier counts with its last token's); ``sequence``, the
+    group's sequence returns. The same under eos placement; under dense rewards ``position`` keeps late tokens of
+    good answers from being pushed down because little reward is left after them."""
+    grpo_scale_std: bool = True
+    """GRPO divides by the group's standard deviation of returns (False: Dr. GRPO's mean-only centring)."""
+    skip_zero_spread: bool = False
+    """rloo/grpo: groups whose K sequence returns are all equal (spread < `ZERO_SPREAD`) leave the loss (their tokens
+    are masked out; DAPO's dynamic-sampling filter without re-sampling). False: they stay, with the advantages the
+    estimator gives them (0 under eos placement; the reward-to-go differences under dense placement)."""
+    kl_in: KLPlacement = "reward"
+    """Where the KL to the reference acts: ``reward`` (``R_t −= β·KL_t``, the critic sees it) or ``loss`` (GRPO's:
+    ``+ β · aggregate(KL_t)`` with the current policy's log-probs and ``kl_estimator``, k3 in GRPO)."""
+    loss_aggregation: LossAggregation = "token_mean"
+    """How per-token losses become one number (`aggregate_tokens`). ``token_mean``: over all tokens of the
+    minibatch (DAPO's token-level loss; long answers weigh more). ``seq_mean_token_mean``: each sequence's token
+    mean, then the mean over sequences (the GRPO paper's). ``token_sum_norm``: the sum over all tokens divided by a
+    constant, sequences × ``loss_norm_tokens`` (Dr. GRPO's; no token's weight depends on any length)."""
+    loss_norm_tokens: int | None = None
+    """Tokens per sequence in the constant of ``token_sum_norm`` (None: ``generation.max_new_tokens``)."""
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -168,8 +200,144 @@ def gae(
     return advantages, (advantages + values) * mask
 
 
+def returns_to_go(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
+    """``G_t = Σ_{s≥t} γ^(s−t) r_s`` over masked-in tokens (0 on padding): what follows token t, itself included."""
+    rewards = rewards * mask
+    out = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[:, 0])
+    for t in reversed(range(rewards.shape[1])):
+        running = rewards[:, t] + gamma * running
+        out[:, t] = running
+    return out * mask
+
+
+def group_matrix(group_ids: torch.Tensor) -> torch.Tensor:
+    """``[B, B]`` 1.0 where samples i and j answer the same prompt (group ids are any labels, in any order)."""
+    return (group_ids[:, None] == group_ids[None, :]).float()
+
+
+def _group_sizes(same: torch.Tensor) -> torch.Tensor:
+    sizes = same.sum(1)
+    if bool((sizes < 2).any()):
+        raise ValueError("a group baseline needs at least 2 samples per prompt (generation.samples_per_prompt ≥ 2)")
+    return sizes
+
+
+def group_mean_std(returns: torch.Tensor, group_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each sample's group mean and standard deviation (Bessel-corrected, as ``torch.std``) of ``returns`` ``[B]``."""
+    same = group_matrix(group_ids)
+    sizes = _group_sizes(same)
+    mean = same @ returns / sizes
+    var = same @ (returns - mean) ** 2 / (sizes - 1)
+    return mean, var.sqrt()
+
+
+def zero_spread(returns: torch.Tensor, group_ids: torch.Tensor) -> torch.Tensor:
+    """``[B]`` True for the samples of groups whose returns are all equal (std < `ZERO_SPREAD`)."""
+    return group_mean_std(returns, group_ids)[1] < ZERO_SPREAD
+
+
+def baseline_targets(to_go: torch.Tensor, mask: torch.Tensor, baseline: GroupBaseline = "position") -> torch.Tensor:
+    """``[B, T]`` what each sample contributes to the group baseline of the tokens at position t.
+
+    ``position``: its reward-to-go at t, held at its last token's value past its end (``G_min(t, last)``).
+    ``sequence``: its return ``R = G_0`` at every position."""
+    if baseline == "sequence":
+        return to_go[:, :1].expand_as(to_go)
+    if baseline != "position":
+        raise ValueError(f"unknown group baseline {baseline!r}; expected position or sequence")
+    positions = torch.arange(to_go.shape[1], device=to_go.device).expand_as(to_go)
+    held = torch.minimum(positions, last_token_index(mask)[:, None])
+    return to_go.gather(1, held)
+
+
+def rloo_advantages(
+    rewards: torch.Tensor,
+    mask: torch.Tensor,
+    group_ids: torch.Tensor,
+    gamma: float = 1.0,
+    baseline: GroupBaseline = "position",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """REINFORCE leave-one-out with per-token rewards: ``A_t^i = G_t^i − mean_{j≠i} b_t^j``.
+
+    ``G_t^i`` is sample i's reward-to-go (`returns_to_go`): each token carries the penalties and credits that fall
+    at or after it, none from before it. ``b_t^j`` (`baseline_targets`) is, with ``position``, the other answer's
+    reward-to-go at the same position (held at its last token past its end): a time-dependent baseline, so a token
+    late in a good answer is not pushed down because little reward is left after it; with ``sequence``, the other
+    answer's return ``R^j`` at every position. Either way the baseline never depends on sample i's own tokens, so
+    the gradient stays unbiased. Under eos placement with γ = 1 (and no KL in the reward) ``G_t^j = R^j`` up to
+    the last token, and both are the sequence-level RLOO of Ahmadian et al. (2024), ``R^i − (Σ_j R^j − R^i)/(K−1)``.
+    Returns ``(advantages, returns-to-go)``, zero on padding."""
+    to_go = returns_to_go(rewards, mask, gamma)
+    targets = baseline_targets(to_go, mask, baseline)
+    same = group_matrix(group_ids)
+    sizes = _group_sizes(same)
+    others_mean = (same @ targets - targets) / (sizes - 1)[:, None]
+    return (to_go - others_mean) * mask, to_go
+
+
+def grpo_advantages(
+    rewards: torch.Tensor,
+    mask: torch.Tensor,
+    group_ids: torch.Tensor,
+    gamma: float = 1.0,
+    scale_std: bool = True,
+    eps: float = 1e-4,
+    baseline: GroupBaseline = "position",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Group-relative advantages with per-token rewards: ``A_t^i = (G_t^i − mean_j b_t^j) / (std_j R^j + eps)``.
+
+    The centre is the group mean (sample i included, as GRPO) of `baseline_targets`, as in `rloo_advantages`; the
+    scale is one number per group, the (Bessel-corrected) standard deviation of its sequence returns ``R = G_0``
+    (a per-position spread would vanish near the ends of the answers and blow up their tokens' advantages). A group
+    with zero spread (std < `ZERO_SPREAD`) is centred but not scaled: its dense reward-to-go differences would
+    otherwise be multiplied by 1/eps. ``scale_std=False`` only centres (Dr. GRPO). Under eos placement with γ = 1
+    (and no KL in the reward) this is DeepSeekMath's ``(R^i − mean(R)) / std(R)`` with TRL's ``eps``.
+    Returns ``(advantages, returns-to-go)``, zero on padding."""
+    to_go = returns_to_go(rewards, mask, gamma)
+    same = group_matrix(group_ids)
+    centre = same @ baseline_targets(to_go, mask, baseline) / _group_sizes(same)[:, None]
+    centred = to_go - centre
+    if scale_std:
+        std = group_mean_std(to_go[:, 0], group_ids)[1]
+        scale = torch.where(std < ZERO_SPREAD, torch.ones_like(std), std + eps)
+        centred = centred / scale[:, None]
+    return centred * mask, to_go
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # losses
+
+
+def aggregate_tokens(
+    losses: torch.Tensor, mask: torch.Tensor, mode: LossAggregation = "token_mean", norm_tokens: int | None = None
+) -> torch.Tensor:
+    """One number from per-token ``losses`` ``[B, T]`` (see `PPOConfig.loss_aggregation`).
+
+    ``token_mean``: Σ_{i,t} ℓ / Σ_{i,t} 1. ``seq_mean_token_mean``: mean over sequences with tokens of
+    (Σ_t ℓ / n_i). ``token_sum_norm``: Σ_{i,t} ℓ / (sequences with tokens × ``norm_tokens``)."""
+    if mode == "token_mean":
+        return masked_mean(losses, mask)
+    rows = (mask.sum(1) > 0).float()
+    if mode == "seq_mean_token_mean":
+        return masked_sum(masked_mean(losses, mask, dim=1), rows) / rows.sum().clamp(min=1)
+    if mode == "token_sum_norm":
+        if not norm_tokens:
+            raise ValueError("token_sum_norm needs norm_tokens (ppo.loss_norm_tokens or generation.max_new_tokens)")
+        return masked_sum(losses, mask) / (rows.sum().clamp(min=1) * norm_tokens)
+    raise ValueError(f"unknown loss aggregation {mode!r}; expected token_mean, seq_mean_token_mean or token_sum_norm")
+
+
+def aggregation_count(mask: torch.Tensor, mode: LossAggregation) -> torch.Tensor:
+    """What `aggregate_tokens` divides by, up to its constant: the tokens (``token_mean``), else the sequences with
+    tokens."""
+    return mask.sum() if mode == "token_mean" else (mask.sum(1) > 0).sum().float()
+
+
+def micro_batch_share(micro_mask: torch.Tensor, minibatch_mask: torch.Tensor, mode: LossAggregation) -> torch.Tensor:
+    """Weight of a micro-batch's aggregated loss in its minibatch's, so the weighted sum over micro-batches equals
+    `aggregate_tokens` over the whole minibatch: its share of the minibatch's `aggregation_count`."""
+    return aggregation_count(micro_mask, mode) / aggregation_count(minibatch_mask, mode).clamp(min=1)
 
 
 def policy_loss(
@@ -179,8 +347,11 @@ def policy_loss(
     mask: torch.Tensor,
     clip_range: float = 0.2,
     log_ratio_clamp: float = 10.0,
+    aggregation: LossAggregation = "token_mean",
+    norm_tokens: int | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Clipped surrogate objective, as a loss to minimise: ``mean(max(−A·ρ, −A·clip(ρ, 1−ε, 1+ε)))``.
+    """Clipped surrogate objective, as a loss to minimise: ``mean(max(−A·ρ, −A·clip(ρ, 1−ε, 1+ε)))``, the mean
+    taken by `aggregate_tokens`.
 
     Returns the loss and diagnostics: ``approxkl`` (½·mean(log ρ)², as TRL), ``clipfrac`` (share of tokens where the
     clipped branch is active) and ``ratio`` (mean ρ).
@@ -189,7 +360,7 @@ def policy_loss(
     ratio = torch.exp(log_ratio)
     unclipped = -advantages * ratio
     clipped = -advantages * torch.clamp(ratio, 1.0 - clip_range, 1.0 + clip_range)
-    loss = masked_mean(torch.maximum(unclipped, clipped), mask)
+    loss = aggregate_tokens(torch.maximum(unclipped, clipped), mask, aggregation, norm_tokens)
     with torch.no_grad():
         stats = {
             "approxkl": 0.5 * masked_mean(log_ratio**2, mask),
@@ -205,12 +376,15 @@ def value_loss(
     returns: torch.Tensor,
     mask: torch.Tensor,
     clip_range_value: float = 0.2,
+    aggregation: LossAggregation = "token_mean",
+    norm_tokens: int | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Clipped value loss ``½·mean(max((V − R)², (clip(V, V_old ± ε_v) − R)²))`` and its clip fraction."""
+    """Clipped value loss ``½·mean(max((V − R)², (clip(V, V_old ± ε_v) − R)²))`` (mean: `aggregate_tokens`) and its
+    clip fraction."""
     clipped_values = old_values + torch.clamp(values - old_values, -clip_range_value, clip_range_value)
     loss_unclipped = (values - returns) ** 2
     loss_clipped = (clipped_values - returns) ** 2
-    loss = 0.5 * masked_mean(torch.maximum(loss_unclipped, loss_clipped), mask)
+    loss = 0.5 * aggregate_tokens(torch.maximum(loss_unclipped, loss_clipped), mask, aggregation, norm_tokens)
     with torch.no_grad():
         stats = {"clipfrac": masked_mean((loss_clipped > loss_unclipped).float(), mask)}
     return loss, stats
@@ -228,34 +402,49 @@ def minibatches(order: list[int], cfg: PPOConfig) -> list[list[list[int]]]:
 
 def ppo_loss(
     logits: torch.Tensor,
-    values: torch.Tensor,
+    values: torch.Tensor | None,
     response_ids: torch.Tensor,
     old_logprobs: torch.Tensor,
-    old_values: torch.Tensor,
+    old_values: torch.Tensor | None,
     advantages: torch.Tensor,
-    returns: torch.Tensor,
+    returns: torch.Tensor | None,
     mask: torch.Tensor,
     cfg: PPOConfig,
+    ref_logprobs: torch.Tensor | None = None,
+    norm_tokens: int | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The PPO loss of a micro-batch (policy + ``vf_coef`` · value − ``entropy_coef`` · entropy) and its diagnostics,
-    from the current logits and values; all other arguments are the micro-batch's rows."""
+    """The PPO loss of a micro-batch (policy + ``vf_coef`` · value + β · KL − ``entropy_coef`` · entropy) and its
+    diagnostics, from the current logits and values; all other arguments are the micro-batch's rows.
+
+    ``values=None`` (no critic: rloo, grpo) drops the value loss. The KL term is there when ``cfg.kl_in == "loss"``
+    (it needs ``ref_logprobs``). Every term is aggregated by ``cfg.loss_aggregation`` (`aggregate_tokens`)."""
+    agg = cfg.loss_aggregation
     logprobs = logprobs_from_logits(logits, response_ids)
-    pg_loss, pg_stats = policy_loss(logprobs, old_logprobs, advantages, mask, cfg.clip_range, cfg.log_ratio_clamp)
-    vf_loss, vf_stats = value_loss(values, old_values, returns, mask, cfg.clip_range_value)
-    loss = pg_loss + cfg.vf_coef * vf_loss
+    pg_loss, pg_stats = policy_loss(
+        logprobs, old_logprobs, advantages, mask, cfg.clip_range, cfg.log_ratio_clamp, agg, norm_tokens
+    )
+    loss = pg_loss
     stats = {}
+    if values is not None:
+        vf_loss, vf_stats = value_loss(values, old_values, returns, mask, cfg.clip_range_value, agg, norm_tokens)
+        loss = loss + cfg.vf_coef * vf_loss
+        stats |= {"loss/value_avg": vf_loss.detach(), "val/clipfrac_avg": vf_stats["clipfrac"]}
+    if cfg.kl_in == "loss":
+        if ref_logprobs is None:
+            raise ValueError("kl_in: loss needs the reference log-probs")
+        kl = aggregate_tokens(kl_penalty(logprobs, ref_logprobs, cfg.kl_estimator), mask, agg, norm_tokens)
+        loss = loss + cfg.kl_coef * kl
+        stats["loss/kl_avg"] = kl.detach()
     if cfg.entropy_coef:  # a full-vocabulary softmax per token: only computed when it is part of the loss
-        entropy = masked_mean(entropy_from_logits(logits), mask)
+        entropy = aggregate_tokens(entropy_from_logits(logits), mask, agg, norm_tokens)
         loss = loss - cfg.entropy_coef * entropy
         stats["loss/entropy_avg"] = entropy.detach()
     return loss, stats | {
         "loss/policy_avg": pg_loss.detach(),
-        "loss/value_avg": vf_loss.detach(),
         "loss/total": loss.detach(),
         "policy/approxkl_avg": pg_stats["approxkl"],
         "policy/clipfrac_avg": pg_stats["clipfrac"],
         "val/ratio": pg_stats["ratio"],
-        "val/clipfrac_avg": vf_stats["clipfrac"],
     }
 
 

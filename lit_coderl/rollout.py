@@ -60,6 +60,9 @@ class Rollout:
     """``[B, T]`` values the value head gave during sampling (0 on padding); None unless asked for."""
     truncated_prompts: int = 0
     """Prompts cut from the left to ``max_prompt_tokens``."""
+    group_ids: torch.Tensor | None = None
+    """``[B]`` which prompt each sample answers (the ``samples_per_prompt`` answers to one prompt share an id, and
+    sit next to each other); None for a rollout built from texts."""
 
     @property
     def batch_size(self) -> int:
@@ -188,7 +191,8 @@ def generate(
     gradient_checkpointing: bool = False,
     value_fn=None,
 ) -> Rollout:
-    """Sample one response per prompt (batched, left padded, KV cache on; `sampling.sample`) as a `Rollout`.
+    """Sample ``options.samples_per_prompt`` responses per prompt (batched, left padded, KV cache on;
+    `sampling.sample`) as a `Rollout` whose ``group_ids`` name each sample's prompt.
 
     ``value_fn`` (the value head, on the policy's last hidden state) fills ``Rollout.sampler_values``.
 
@@ -197,6 +201,9 @@ def generate(
     disables the KV cache.
     """
     device = next(model.parameters()).device
+    k = max(1, options.samples_per_prompt)
+    tasks = [task for task in (tasks or [{} for _ in prompts]) for _ in range(k)]
+    prompts = [prompt for prompt in prompts for _ in range(k)]
     context = model_context(model)
     query_ids, query_mask, cut = encode_prompts(tokenizer, prompts, options, context)
     if cut:
@@ -237,10 +244,11 @@ def generate(
         query_mask=query_mask.cpu(),
         response_ids=response_ids,
         response_mask=response_mask,
-        tasks=tasks or [{} for _ in prompts],
+        tasks=tasks,
         prompts=prompts,
         ended=sampled.ended.cpu(),
     )
+    rollout.group_ids = torch.arange(len(prompts)) // k
     rollout.sampler_logprobs = sampled.logprobs.cpu() * response_mask
     rollout.sampler_entropy = sampled.entropy.cpu() * response_mask
     if sampled.values is not None:

@@ -42,6 +42,10 @@ class GenerationOptions:
     min_new_tokens: int = 16
     """A prompt that leaves fewer new tokens than this in the model's context (``max_position_embeddings``) is
     refused with an error (a room check, not a forced minimum length)."""
+    samples_per_prompt: int = 1
+    """K: answers sampled for each prompt in one rollout (a batch of ``data.batch_size`` prompts holds
+    ``batch_size × K`` answers, grouped by prompt in ``Rollout.group_ids``; the groups rank-local under DDP). ≥ 2 for
+    the group baselines (``ppo.advantage: rloo | grpo``). Validation samples one greedy answer per prompt."""
 
 
 def eos_token_ids(model, tokenizer) -> set[int]:

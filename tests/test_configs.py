@@ -60,6 +60,18 @@ def test_demo_config_builds_with_the_embedded_model():
     assert reward_weights(cli)
 
 
+@pytest.mark.parametrize("config", ["demo-grpo.yaml", "mbpp-tiny-grpo.yaml"])
+def test_grpo_configs_build_without_a_critic(config, random_model_dir):
+    """The shipped GRPO configs: 8 prompts × 4 answers (their plain twins' 32 samples), no critic, same rewards."""
+    cli = build(config, random_model_dir)
+    module, twin = cli.model, build(config.replace("-grpo", ""), random_model_dir).model
+    assert module.ppo.advantage == "grpo" and module.generation.samples_per_prompt == 4
+    assert cli.datamodule.batch_size * module.generation.samples_per_prompt == 32
+    assert module.net.value_head is None and module.net.critic_parameters() == []
+    assert reward_weights(cli) == reward_weights(build(config.replace("-grpo", ""), random_model_dir))
+    assert (module.learning_rate, module.ppo.kl_coef) == (twin.learning_rate, twin.ppo.kl_coef)
+
+
 def test_robo_config_fails_only_at_the_hub(monkeypatch, capsys):
     # what an unreachable hub looks like, without waiting for network timeouts (the flag is read at import time)
     import huggingface_hub.constants

@@ -202,3 +202,44 @@ def test_old_logprobs_from_the_sampler_save_a_forward_and_match_recomputation(tm
         assert float(rows["sampler"][key]) == pytest.approx(float(rows["recompute"][key]), abs=1e-4), key
     assert float(rows["sampler"]["policy/sampler_logprob_gap"]) == 0.0
     assert float(rows["recompute"]["policy/sampler_logprob_gap"]) < 1e-5
+
+
+@pytest.mark.parametrize("advantage", ["rloo", "grpo"])
+def test_group_estimators_train_without_a_critic_and_resume(tmp_path, random_model_dir, advantage):
+    """``ppo.advantage: rloo | grpo``: 2 prompts × 2 answers per iteration, no critic built, no value loss; a
+    checkpoint holds no value head and resumes."""
+    ppo_cfg = {"ppo_epochs": 2, "minibatch_size": 2, "advantage": advantage}
+    if advantage == "grpo":
+        ppo_cfg |= {"kl_in": "loss", "loss_aggregation": "seq_mean_token_mean", "skip_zero_spread": True}
+    callbacks = [
+        *BASE_CONFIG["trainer"]["callbacks"],
+        {"class_path": "lit_coderl.callbacks.IterationCheckpoint", "init_args": {"every_n_iterations": 1}},
+    ]
+    overrides = {
+        "model.ppo": ppo_cfg,
+        "model.generation": {"max_new_tokens": 16, "temperature": 1.0, "samples_per_prompt": 2},
+        "data.batch_size": 2,
+        "trainer.callbacks": callbacks,
+    }
+    main(["fit", "--config", str(write_config(tmp_path, random_model_dir, **overrides))])
+    rows = read_metrics(tmp_path)
+    assert [float(r["iteration"]) for r in rows] == [1.0, 2.0]
+    for row in rows:
+        assert row.get("loss/value_avg", "") == "" and row.get("val/vf_explained_var", "") == ""
+        assert 0.0 <= float(row["advantage/zero_spread"]) <= 1.0 and row["loss/policy_avg"] != ""
+        assert (row.get("loss/kl_avg", "") != "") == (advantage == "grpo")
+    samples = (tmp_path / "logs" / "version_0" / "samples.jsonl").read_text().splitlines()
+    assert len(samples) == 8  # 2 prompts × 2 answers, 2 iterations
+    ckpt = torch.load(next(tmp_path.rglob("last.ckpt")), weights_only=False)
+    assert not any("value_head" in key for key in ckpt["state_dict"])
+    assert [g["name"] for g in ckpt["optimizer_states"][0]["param_groups"]] == ["policy"]
+    overrides["model.max_iterations"] = 3
+    main(["fit", "--config", str(write_config(tmp_path, random_model_dir, **overrides)), "--ckpt_path", "last"])
+    assert float(read_metrics(tmp_path)[-1]["iteration"]) == 3.0
+
+
+def test_group_estimators_refuse_one_answer_per_prompt(tmp_path, random_model_dir, capsys):
+    config = write_config(tmp_path, random_model_dir, **{"model.ppo": {"advantage": "grpo"}})
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(config)])
+    assert exit_info.value.code == 2 and "samples_per_prompt ≥ 2" in capsys.readouterr().err

@@ -20,6 +20,7 @@ def test_configs_are_package_data():
     assert CONFIG_DIR == REPO / "lit_coderl" / "configs"
     names = set(shipped_configs())
     assert {"demo", "demo-python", "mbpp", "mbpp-tiny", "robo", "strategies/ddp", "strategies/deepspeed_zero2"} <= names
+    assert {"demo-grpo", "mbpp-tiny-grpo"} <= names  # the critic-free estimators (issue 15)
     assert not (REPO / "configs").exists(), "one source of truth: no second copy at the repo root"
     pyproject = (REPO / "pyproject.toml").read_text()
     assert '"configs/*.yaml"' in pyproject and '"configs/**/*.yaml"' in pyproject
@@ -62,6 +63,7 @@ def test_configs_command_lists_each_with_its_purpose(capsys):
     lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
     assert "Offline CPU demo (robot programs)" in lines["demo"]
     assert "Table 4" in lines["robo"] and "DDP" in lines["strategies/ddp"]
+    assert "GRPO" in lines["demo-grpo"] and "GRPO" in lines["mbpp-tiny-grpo"]
 
 
 def test_robo_by_name_prints_the_paper_config_from_anywhere(tmp_path, monkeypatch, capsys):

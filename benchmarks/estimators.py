@@ -1,0 +1,201 @@
+"""Advantage estimators × reward placement, same budget, several seeds: GAE (a critic) against the critic-free group
+baselines RLOO and GRPO, each with dense per-token rewards and with the whole score on the last token (eos: TRL's).
+
+Runs an arm's configs through the real CLI once per (estimator, placement, seed): ``gae`` runs the arm's plain config
+(32 prompts × 1 answer, value head), ``rloo``/``grpo`` its ``-grpo`` twin (8 prompts × 4 answers, no critic) with
+``--model.ppo.advantage`` set; everything else (rewards, learning rate, KL, epochs, minibatch) is the same. Reports,
+per estimator and placement: iterations to a target (first iteration whose 5-iteration mean reaches it), the final
+score (mean of the last 5 iterations), seconds per iteration (median ``timing/step`` after the first iteration) and
+the training process's peak RSS; a PNG of score vs iteration with min–max seed bands.
+
+    python benchmarks/estimators.py                     # robot demo (demo.yaml / demo-grpo.yaml), 3 seeds × 6 runs
+    python benchmarks/estimators.py --arm python        # MBPP train prompts (mbpp-tiny.yaml / mbpp-tiny-grpo.yaml)
+
+Finished runs are kept in ``<out>/runs.jsonl`` and skipped when the study is started again (kill and resume freely);
+``--report-only`` re-tabulates them. The python arm needs ``.bench/mbpp-coder`` (``benchmarks/mbpp_warmstart.py``).
+Needs matplotlib for the plot; without it the table is still written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "lit_coderl" / "configs"
+ESTIMATORS = ("gae", "rloo", "grpo")
+PLACEMENTS = ("dense", "eos")
+
+ARMS = {
+    "robot": {
+        "gae": CONFIGS / "demo.yaml",
+        "group": CONFIGS / "demo-grpo.yaml",
+        "metric": "reward/simulator/success_rate",
+        "model": None,
+    },
+    "python": {
+        "gae": CONFIGS / "mbpp-tiny.yaml",
+        "group": CONFIGS / "mbpp-tiny-grpo.yaml",
+        "metric": "reward/unit_tests/pass_rate",
+        "model": REPO / ".bench" / "mbpp-coder",
+    },
+}
+
+# the training process reports its own peak RSS (the sandbox workers it starts are other processes)
+_PEAK_RSS = (
+    "import atexit, resource, sys\n"
+    "peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    "atexit.register(lambda: print('PEAK_RSS_KB', peak(), file=sys.stderr))\n"
+    "from lit_coderl.cli import main\n"
+    "main(sys.argv[1:])\n"
+)
+
+
+def run_one(arm: dict, estimator: str, placement: str, seed: int, iterations: int, out: Path) -> dict:
+    """One training run through the CLI; its curve, seconds per iteration and peak RSS."""
+    run_dir = out / f"{estimator}-{placement}-seed{seed}"
+    config = arm["gae"] if estimator == "gae" else arm["group"]
+    args = ["fit", "--config", str(config), "--seed_everything", str(seed), "--model.reward_placement", placement]
+    args += ["--model.max_iterations", str(iterations), "--trainer.default_root_dir", str(run_dir)]
+    args += ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(run_dir)]
+    args += ["--trainer.logger.name", "csv", "--trainer.enable_progress_bar", "false"]
+    if estimator != "gae":
+        args += ["--model.ppo.advantage", estimator]
+    if arm["model"] is not None:
+        args += ["--model.model.name_or_path", str(arm["model"])]
+    env = {**os.environ, "WANDB_MODE": "disabled", "LIT_CODERL_THREADS": os.environ.get("LIT_CODERL_THREADS", "1")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _PEAK_RSS, *args], cwd=REPO, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"run {run_dir.name} failed:\n{done.stderr[-3000:]}")
+    peak_kb = next(int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
+    metrics = sorted(run_dir.glob("csv/version_*/metrics.csv"))[-1]
+    with open(metrics) as f:
+        rows = sorted((r for r in csv.DictReader(f) if r.get("reward/total")), key=lambda r: float(r["iteration"]))
+    steps = [float(r["timing/step"]) for r in rows[1:]] or [float(rows[0]["timing/step"])]
+    result = {
+        "estimator": estimator,
+        "placement": placement,
+        "seed": seed,
+        "curve": [float(r[arm["metric"]]) for r in rows],
+        "seconds_per_iteration": statistics.median(steps),
+        "peak_rss_mb": peak_kb / 1024,
+        "wall_s": wall,
+    }
+    print(f"  {run_dir.name}: {wall:.0f} s, final {statistics.mean(result['curve'][-5:]):.3f}", flush=True)
+    return result
+
+
+def iterations_to_target(curve: list[float], target: float, window: int = 5) -> int | None:
+    for i in range(window - 1, len(curve)):
+        if statistics.mean(curve[i - window + 1 : i + 1]) >= target:
+            return i + 1
+    return None
+
+
+def _mean_sd(values: list[float]) -> str:
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.3f} ± {spread:.3f}"
+
+
+def report(results: list[dict], metric: str, target: float, out: Path) -> str:
+    lines = [
+        f"| estimator | placement | seeds | iterations to {metric} ≥ {target} (per seed) | final (last 5, mean ± sd) "
+        "| s / iteration | peak RSS (MB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for estimator in ESTIMATORS:
+        for placement in PLACEMENTS:
+            runs = sorted((r for r in results if (r["estimator"], r["placement"]) == (estimator, placement)),
+                          key=lambda r: r["seed"])  # fmt: skip
+            if not runs:
+                continue
+            reach = [iterations_to_target(r["curve"], target) for r in runs]
+            reached = ", ".join("—" if x is None else str(x) for x in reach)
+            finals = [statistics.mean(r["curve"][-5:]) for r in runs]
+            seconds = statistics.mean(r["seconds_per_iteration"] for r in runs)
+            rss = statistics.mean(r["peak_rss_mb"] for r in runs)
+            lines.append(
+                f"| {estimator} | {placement} | {len(runs)} | {reached} | {_mean_sd(finals)} | {seconds:.2f} "
+                f"| {rss:.0f} |"
+            )
+    table = "\n".join(lines)
+    (out / "table.md").write_text(table + "\n")
+    return table
+
+
+def plot(results: list[dict], metric: str, path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot (pip install matplotlib)")
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, placement in zip(axes, PLACEMENTS, strict=True):
+        for estimator in ESTIMATORS:
+            curves = [r["curve"] for r in results if (r["estimator"], r["placement"]) == (estimator, placement)]
+            if not curves:
+                continue
+            length = min(len(c) for c in curves)
+            xs = list(range(1, length + 1))
+            cols = [[c[i] for c in curves] for i in range(length)]
+            ax.plot(xs, [statistics.mean(c) for c in cols], label=f"{estimator} ({len(curves)} seeds)")
+            ax.fill_between(xs, [min(c) for c in cols], [max(c) for c in cols], alpha=0.15)
+        ax.set_title(f"{placement} rewards")
+        ax.set_xlabel("PPO iteration")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[0].set_ylabel(metric)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arm", choices=sorted(ARMS), default="robot")
+    parser.add_argument("--estimators", nargs="+", choices=ESTIMATORS, default=list(ESTIMATORS))
+    parser.add_argument("--placements", nargs="+", choices=PLACEMENTS, default=list(PLACEMENTS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--target", type=float, default=0.5)
+    parser.add_argument("--out", type=Path, default=None, help="default: runs/estimators/<arm>")
+    parser.add_argument("--report-only", action="store_true", help="tabulate and plot the finished runs")
+    args = parser.parse_args(argv)
+    arm = ARMS[args.arm]
+    out = args.out or REPO / "runs" / "estimators" / args.arm
+    out.mkdir(parents=True, exist_ok=True)
+    if arm["model"] is not None and not (arm["model"] / "config.json").exists():
+        raise SystemExit(f"{arm['model']} is missing: build it with python benchmarks/mbpp_warmstart.py")
+    store = out / "runs.jsonl"
+    results = [json.loads(line) for line in store.read_text().splitlines()] if store.exists() else []
+    if not args.report_only:
+        done = {(r["estimator"], r["placement"], r["seed"]) for r in results}
+        for seed in args.seeds:  # a seed at a time, so an interrupted study still has every arm
+            for estimator in args.estimators:
+                for placement in args.placements:
+                    if (estimator, placement, seed) in done:
+                        continue
+                    result = run_one(arm, estimator, placement, seed, args.iterations, out)
+                    results.append(result)
+                    with open(store, "a") as f:
+                        f.write(json.dumps(result) + "\n")
+    print(report(results, arm["metric"], args.target, out))
+    if plot(results, arm["metric"], out / f"estimators_{args.arm}.png"):
+        print(f"plot: {out / f'estimators_{args.arm}.png'}")
+
+
+if __name__ == "__main__":
+    main()
