@@ -15,6 +15,10 @@ What counts as "the program's tokens": the tokens overlapping the extracted prog
 body (no code, prose only, an empty function) is scored with the penalty on **all** its response tokens, as the
 paper puts −0.1 on every token when there is no code.
 
+Metrics (``reward/simulator/<key>``): ``success_rate``, ``mean_pass_fraction``, ``no_program``, ``robot_errors``,
+``python_errors``, ``timeouts``, and ``api_calls_mean`` / ``trivial_share`` (`lit_coderl.robot.program_stats`:
+programs with at most 2 robot API call sites), which show a policy shrinking to programs that cannot fail.
+
 Not reproduced from the paper: before extracting the code it replaced the tokens that the lint and grammar rewards
 had penalised by padding; here the program is the response text as generated.
 """
@@ -30,6 +34,7 @@ import torch
 from lit_coderl.rewards.sandboxed import SandboxedReward
 from lit_coderl.rewards.spans import SpreadMode, char_span_to_tokens, line_char_span, spread
 from lit_coderl.robot.harness import PROGRAM_HEADER, classify_error, locate_program
+from lit_coderl.robot.program_stats import program_stats
 from lit_coderl.robot.robosim import verify_program
 from lit_coderl.robot.runner import SandboxRunner
 from lit_coderl.sandbox import Limits
@@ -180,6 +185,7 @@ class SimulatorReward(SandboxedReward):
             "robot_errors": kinds["robot_error"] / batch,
             "python_errors": kinds["python_error"] / batch,
             "timeouts": kinds["timeout"] / batch,
+            **program_stats([locate_program(text).code for text in rollout.texts]),
         }
         return scores
 
