@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from lit_coderl.rewards import program_spans
 from lit_coderl.rewards.sandboxed import SandboxedReward
-from lit_coderl.rewards.spans import SpreadMode, char_span_to_tokens, line_char_span, spread
+from lit_coderl.rewards.spans import SpreadMode, spread
 from lit_coderl.robot.harness import PROGRAM_HEADER, classify_error, locate_program
 from lit_coderl.robot.program_stats import program_stats
 from lit_coderl.robot.robosim import verify_program
@@ -190,30 +191,16 @@ class SimulatorReward(SandboxedReward):
         return scores
 
     def program_span(self, rollout: Rollout, i: int) -> tuple[int, int]:
-        """Character span of sample ``i``'s program in its response (empty when the def line was prepended to
-        nothing)."""
-        found = locate_program(rollout.texts[i])
-        length = len(found.code) - (len(PROGRAM_HEADER) if found.prepended else 0)
-        return found.start, found.start + max(0, length)
+        """Character span of sample ``i``'s program in its response (`program_spans.program_span`)."""
+        return program_spans.program_span(rollout, i)
 
     def program_token_indices(self, rollout: Rollout, i: int) -> list[int]:
         """Response-token indices overlapping sample ``i``'s program."""
-        start, end = self.program_span(rollout, i)
-        if end <= start:
-            return []
-        return char_span_to_tokens(rollout.offsets[i], start, end)
+        return program_spans.program_token_indices(rollout, i)
 
     def line_token_indices(self, rollout: Rollout, i: int, line: int) -> list[int]:
         """Response-token indices of program line ``line`` (1 = the ``def`` line) of sample ``i``."""
-        found = locate_program(rollout.texts[i])
-        text_line = line - 1 if found.prepended else line
-        if text_line < 1:
-            return []
-        program_end = self.program_span(rollout, i)[1]
-        start, end = line_char_span(rollout.texts[i][:program_end], text_line, base=found.start)
-        if end <= start:
-            return []
-        return char_span_to_tokens(rollout.offsets[i], start, end)
+        return program_spans.line_token_indices(rollout, i, line)
 
     def metrics(self) -> dict[str, float]:
         return dict(self._metrics)
