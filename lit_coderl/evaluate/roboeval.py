@@ -1,7 +1,7 @@
 """RoboEval (CodeBotler's benchmark): 16 tasks × 5 prompt paraphrases = 80 prompts, scored in fixed worlds.
 
 Each sample ``{"task_id": "<Task>_<variant>", "solution": <def task_program(): ...>}`` runs in one sandbox child
-(all of the task's states in that process, `lit_coderl.robot.roboeval.evaluate_program`) and gets one of the four
+(all of the task's states in that process, `lit_coderl.robot.roboeval.evaluate_task_program`) and gets one of the four
 outcomes of the paper's Table 2: Python error, simulation (robot execution) error, completion error, success.
 
 Licence: RoboEval is evaluation-only material (BSD-3 with a Machine Learning Restriction): never training data.
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lit_coderl.evaluate.base import DEFAULT_DATA_DIR, Evaluator
+from lit_coderl.evaluate.roboeval_tasks import load_tasks
 from lit_coderl.robot.harness import extract_program
 from lit_coderl.robot.prompts import (
     EXAMPLE_PREFIX,
@@ -33,7 +34,6 @@ from lit_coderl.robot.roboeval import (
     SUCCESS,
     evaluate_task_program,
 )
-from lit_coderl.robot.roboeval_tasks import load_tasks
 from lit_coderl.robot.runner import SandboxRunner
 from lit_coderl.sandbox import Limits, SandboxPool
 
