@@ -11,11 +11,14 @@ Token scores of a sample with a spec:
 
 - every program token gets the mean world score ``s`` (satisfied / applicable constraints, averaged over worlds;
   ``spreading: sum`` makes the program's tokens sum to it instead);
-- each violated constraint adds ``violation_penalty / (applicable constraints × K)`` to the tokens of every line
-  it blames: the lines of the calls that broke it (a ``never`` constraint's action; a near miss: the same API with
-  the wrong argument, place, content or order), else the line where the program stopped (the line that raised or
-  timed out, else its last line: the action is missing and the program ended without it). A line blamed by
-  every constraint in every world thus carries ``violation_penalty`` on top of ``s``;
+- each violated constraint adds ``violation_penalty / (applicable constraints × K)`` to every line it blames: the
+  lines of the calls that broke it (a ``never`` constraint's action; a near miss: the same API with the wrong
+  argument, place, content or order), else the line where the program stopped (the line that raised or timed
+  out, else its last line: the action is missing and the program ended without it). A line blamed by every
+  constraint in every world thus carries ``violation_penalty`` in all, on top of ``s``. With ``blame_spreading:
+  sum`` (default) a line's penalty is split over its tokens, so it does not grow with the line's length; with
+  ``constant`` every token of the line carries it, which pays the policy for making the blamed line (often its
+  last) short — the demo runs in ``docs/results.md`` shrank to one-call programs that way;
 - a response without a program body gets ``fail_penalty`` on all its tokens.
 
 Rows without a spec (e.g. Robo-Instruct) score 0 and are left out of the metrics. The sequence score (for
@@ -81,6 +84,7 @@ class TaskCheckReward(SandboxedReward):
         worlds: K, task-check worlds per program (facts drawn per world).
         spreading: ``constant`` (every program token gets the score) or ``sum`` (the program's tokens sum to it).
         violation_penalty: Added (use a negative number), scaled by blame mass, to the tokens of blamed lines.
+        blame_spreading: ``sum`` (a blamed line's tokens sum to its penalty) or ``constant`` (each token carries it).
         fail_penalty: Value on every response token when there is no program.
         world_timeout_s: Wall-clock limit of one world.
         memory_mb: Address-space limit of one world's sandbox process.
@@ -97,6 +101,7 @@ class TaskCheckReward(SandboxedReward):
         worlds: int = 3,
         spreading: SpreadMode = "constant",
         violation_penalty: float = -0.5,
+        blame_spreading: SpreadMode = "sum",
         fail_penalty: float = -0.1,
         world_timeout_s: float = 1.0,
         memory_mb: int = 1024,
@@ -106,6 +111,8 @@ class TaskCheckReward(SandboxedReward):
         super().__init__(weight=weight, name=name)
         if spreading not in ("constant", "sum"):
             raise ValueError(f"spreading must be 'constant' or 'sum', got {spreading!r}")
+        if blame_spreading not in ("constant", "sum"):
+            raise ValueError(f"blame_spreading must be 'constant' or 'sum', got {blame_spreading!r}")
         if int(worlds) < 1:
             raise ValueError(f"worlds must be at least 1, got {worlds}")
         if not float(world_timeout_s) > 0:
@@ -113,6 +120,7 @@ class TaskCheckReward(SandboxedReward):
         self.worlds = int(worlds)
         self.spreading = spreading
         self.violation_penalty = float(violation_penalty)
+        self.blame_spreading = blame_spreading
         self.fail_penalty = float(fail_penalty)
         self.world_timeout_s = float(world_timeout_s)
         self.limits = Limits(timeout_s=self.world_timeout_s + 1.0, memory_mb=int(memory_mb))
@@ -190,7 +198,7 @@ class TaskCheckReward(SandboxedReward):
             row = spread(value, program, length, self.spreading)
             for line, mass in sorted(line_blame(verdict).items()):
                 tokens = [t for t in line_token_indices(rollout, i, line) if t < n]
-                row += spread(self.violation_penalty * mass, tokens, length, "constant")
+                row += spread(self.violation_penalty * mass, tokens, length, self.blame_spreading)
             scores[i] = row
         self.record_sequence_scores(rollout, sequence)
         batch = max(1, rollout.batch_size)

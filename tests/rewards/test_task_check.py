@@ -30,7 +30,8 @@ TEXTS = [DONE, ELSEWHERE, TRIVIAL, RAISES, GARBAGE, DONE]
 
 @pytest.fixture(scope="module")
 def reward():
-    component = TaskCheckReward(worlds=2, violation_penalty=-0.5, fail_penalty=-0.1, workers=1)
+    component = TaskCheckReward(worlds=2, violation_penalty=-0.5, blame_spreading="constant", fail_penalty=-0.1,
+                                workers=1)
     yield component
     component.close()
 
@@ -76,6 +77,18 @@ def test_scores_and_line_attribution_exact(tiny_tokenizer, reward):
     assert reward.state_dict() == {"programs_checked": 4}
 
 
+def test_sum_blame_splits_a_lines_penalty_over_its_tokens(tiny_tokenizer):
+    component = TaskCheckReward(worlds=2, violation_penalty=-0.5, workers=1)  # blame_spreading: sum (default)
+    try:
+        rollout = Rollout.from_texts(tiny_tokenizer, [TRIVIAL], tasks=[ROW])
+        scores = component.score(rollout)
+    finally:
+        component.close()
+    line = tokens(rollout, 0, '    say("hi")')
+    assert torch.allclose(scores[0], expected(rollout, 0, 0.0, '    say("hi")', -0.5 / len(line)))
+    assert scores[0].sum().item() == pytest.approx(-0.5)
+
+
 def test_line_blame_masses():
     verdict = {"worlds": [
         {"results": [{"applicable": True, "satisfied": False, "blame": [3, 4]},
@@ -96,6 +109,8 @@ def test_spec_of_rows():
 def test_invalid_arguments():
     with pytest.raises(ValueError, match="spreading"):
         TaskCheckReward(spreading="mean")
+    with pytest.raises(ValueError, match="blame_spreading"):
+        TaskCheckReward(blame_spreading="mean")
     with pytest.raises(ValueError, match="worlds"):
         TaskCheckReward(worlds=0)
     with pytest.raises(ValueError, match="world_timeout_s"):
