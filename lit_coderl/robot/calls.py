@@ -25,6 +25,8 @@ MAX_TEXT = 200
 """Characters kept of each string argument or result."""
 MAX_ITEMS = 20
 """Items kept of a list argument or result (``ask`` options, ``get_all_rooms``)."""
+MAX_LINE = 100_000
+"""A reported line above this is dropped (the program's process reports it; a program is never that long)."""
 
 
 def plain(value: Any, depth: int = 0) -> Any:
@@ -47,7 +49,7 @@ def call_entry(api: str, args: list | tuple, result: Any = None, error: str | No
         "args": [plain(a) for a in list(args)[:MAX_ITEMS]],
         "result": None if error is not None else plain(result),
         "error": None if error is None else str(error)[:MAX_TEXT],
-        "line": line if type(line) is int and line > 0 else None,
+        "line": line if type(line) is int and 0 < line <= MAX_LINE else None,
     }
 
 

@@ -67,3 +67,4 @@ def test_entries_are_small_plain_data():
         {"api": "say", "args": ["hi"], "result": None, "error": None, "line": 3},
     ]
     assert valid_log(None) == []
+    assert call_entry("say", ["x"], line=10**30)["line"] is None and call_entry("say", ["x"], line=-3)["line"] is None
