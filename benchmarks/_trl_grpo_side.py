@@ -6,7 +6,7 @@ Runs inside ``.bench/trl-grpo-venv`` (trl 1.16.0, see requirements-trl-grpo.txt)
 
 One trainer step is one iteration: it samples 4 answers to each of 4 prompts (inside the step), scores them, runs the
 reference forward, the loss, the backward and the optimizer step. Wall time is step end to step end (the trainer's
-loop included, as on our side); the peak RSS is the process's.
+loop included, as on our side), with the process's CPU time beside it; the peak RSS is the process's.
 """
 
 from __future__ import annotations
@@ -43,16 +43,16 @@ def main() -> None:
     from trl import GRPOConfig, GRPOTrainer
 
     g = GRPO_SETTINGS
-    walls: list[float] = []
+    iterations: list[dict] = []
 
     class StepTimer(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
-            self.last = time.perf_counter()
+            self.last, self.last_cpu = time.perf_counter(), time.process_time()
 
         def on_step_end(self, args, state, control, **kwargs):
-            now = time.perf_counter()
-            walls.append(now - self.last)
-            self.last = now
+            now, now_cpu = time.perf_counter(), time.process_time()
+            iterations.append({"wall": now - self.last, "cpu": now_cpu - self.last_cpu})
+            self.last, self.last_cpu = now, now_cpu
 
     def parse_reward(prompts, completions, **kwargs) -> list[float]:
         return [score(p, c) for p, c in zip(prompts, completions, strict=True)]
@@ -99,7 +99,7 @@ def main() -> None:
         "side": "trl",
         "threads": args.threads,
         "versions": {"trl": __import__("trl").__version__, "transformers": __import__("transformers").__version__},
-        "iterations": [{"wall": w} for w in walls],
+        "iterations": iterations,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "pid": os.getpid(),
     }

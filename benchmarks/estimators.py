@@ -12,8 +12,9 @@ the training process's peak RSS; a PNG of score vs iteration with min–max seed
     python benchmarks/estimators.py --arm python        # MBPP train prompts (mbpp-tiny.yaml / mbpp-tiny-grpo.yaml)
 
 Finished runs are kept in ``<out>/runs.jsonl`` and skipped when the study is started again (kill and resume freely);
-``--report-only`` re-tabulates them. The python arm needs ``.bench/mbpp-coder`` (``benchmarks/mbpp_warmstart.py``).
-Needs matplotlib for the plot; without it the table is still written.
+``--report-only`` re-tabulates them. ``--estimators grpo-seqbase`` adds the ablation of GRPO with the constant
+per-answer baseline (``group_baseline: sequence``). The python arm needs ``.bench/mbpp-coder``
+(``benchmarks/mbpp_warmstart.py``). Needs matplotlib for the plot; without it the table is still written.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "lit_coderl" / "configs"
 ESTIMATORS = ("gae", "rloo", "grpo")
+#: ablations beyond the three estimators (same runs, more overrides): the constant per-answer baseline
+VARIANTS = {"grpo-seqbase": ("grpo", ["--model.ppo.group_baseline", "sequence"])}
 PLACEMENTS = ("dense", "eos")
 
 ARMS = {
@@ -61,13 +64,14 @@ _PEAK_RSS = (
 def run_one(arm: dict, estimator: str, placement: str, seed: int, iterations: int, out: Path) -> dict:
     """One training run through the CLI; its curve, seconds per iteration and peak RSS."""
     run_dir = out / f"{estimator}-{placement}-seed{seed}"
-    config = arm["gae"] if estimator == "gae" else arm["group"]
+    advantage, extra = VARIANTS.get(estimator, (estimator, []))
+    config = arm["gae"] if advantage == "gae" else arm["group"]
     args = ["fit", "--config", str(config), "--seed_everything", str(seed), "--model.reward_placement", placement]
     args += ["--model.max_iterations", str(iterations), "--trainer.default_root_dir", str(run_dir)]
     args += ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(run_dir)]
     args += ["--trainer.logger.name", "csv", "--trainer.enable_progress_bar", "false"]
-    if estimator != "gae":
-        args += ["--model.ppo.advantage", estimator]
+    if advantage != "gae":
+        args += ["--model.ppo.advantage", advantage, *extra]
     if arm["model"] is not None:
         args += ["--model.model.name_or_path", str(arm["model"])]
     env = {**os.environ, "WANDB_MODE": "disabled", "LIT_CODERL_THREADS": os.environ.get("LIT_CODERL_THREADS", "1")}
@@ -113,7 +117,7 @@ def report(results: list[dict], metric: str, target: float, out: Path) -> str:
         "| s / iteration | peak RSS (MB) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for estimator in ESTIMATORS:
+    for estimator in (*ESTIMATORS, *VARIANTS):
         for placement in PLACEMENTS:
             runs = sorted((r for r in results if (r["estimator"], r["placement"]) == (estimator, placement)),
                           key=lambda r: r["seed"])  # fmt: skip
@@ -144,7 +148,7 @@ def plot(results: list[dict], metric: str, path: Path) -> bool:
         return False
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, placement in zip(axes, PLACEMENTS, strict=True):
-        for estimator in ESTIMATORS:
+        for estimator in (*ESTIMATORS, *VARIANTS):
             curves = [r["curve"] for r in results if (r["estimator"], r["placement"]) == (estimator, placement)]
             if not curves:
                 continue
@@ -166,7 +170,7 @@ def plot(results: list[dict], metric: str, path: Path) -> bool:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arm", choices=sorted(ARMS), default="robot")
-    parser.add_argument("--estimators", nargs="+", choices=ESTIMATORS, default=list(ESTIMATORS))
+    parser.add_argument("--estimators", nargs="+", choices=[*ESTIMATORS, *VARIANTS], default=list(ESTIMATORS))
     parser.add_argument("--placements", nargs="+", choices=PLACEMENTS, default=list(PLACEMENTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--iterations", type=int, default=30)

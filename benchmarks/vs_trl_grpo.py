@@ -13,8 +13,9 @@ lr 1e-5, gradient norm clipped to 1, full fine-tuning (frozen reference copy), n
   pulls), ``GRPOTrainer.train()``; one trainer step is one iteration (it generates inside the step). The venv is
   created on first use (PyPI; torch 2.13.0 CPU first).
 
-Sides alternate (TRL, ours, ours, TRL, …); per run the median iteration after ``--warmup``; reported: the median over
-``--repeats`` runs and the peak RSS of each side's process.
+Sides alternate (TRL, ours, ours, TRL, …); per run the median iteration after ``--warmup``, in wall time and in the
+process's CPU time (at 1 thread it hardly moves when other jobs load the machine, unlike wall time); reported: the
+median over ``--repeats`` runs and the peak RSS of each side's process.
 """
 
 from __future__ import annotations
@@ -87,14 +88,20 @@ def main() -> None:
             for side in ("trl", "ours") if repeat % 2 == 0 else ("ours", "trl"):
                 start = time.perf_counter()
                 run = run_side(side, pythons[side], args.threads, args.iterations, model, log)
-                walls = [it["wall"] for it in run["iterations"][args.warmup :]]
-                run["summary"] = {"wall": statistics.median(walls), "process_s": time.perf_counter() - start}
+                its = run["iterations"][args.warmup :]
+                run["summary"] = {
+                    "wall": statistics.median(it["wall"] for it in its),
+                    "cpu": statistics.median(it.get("cpu", float("nan")) for it in its),
+                    "process_s": time.perf_counter() - start,
+                }
                 runs[side].append(run)
-                print(f"  run {repeat + 1}, {side:>4}: {run['summary']['wall']:.3f} s/iteration", flush=True)
+                s = run["summary"]
+                print(f"  run {repeat + 1}, {side:>4}: {s['wall']:.3f} s/iteration, cpu {s['cpu']:.3f} s", flush=True)
     load = os.getloadavg()
     table = {
         side: {
             "s_per_iteration": statistics.median(r["summary"]["wall"] for r in side_runs),
+            "cpu_s_per_iteration": statistics.median(r["summary"]["cpu"] for r in side_runs),
             "spread": [min(r["summary"]["wall"] for r in side_runs), max(r["summary"]["wall"] for r in side_runs)],
             "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in side_runs),
             "versions": side_runs[0]["versions"],
@@ -105,10 +112,12 @@ def main() -> None:
     for side, row in table.items():
         print(
             f"{side:>5}: {row['s_per_iteration']:.3f} s/iteration ({row['spread'][0]:.3f}-{row['spread'][1]:.3f}), "
+            f"cpu {row['cpu_s_per_iteration']:.3f} s, "
             f"peak RSS {row['peak_rss_mib']:.0f} MiB, {row['versions']}"
         )
     ratio = table["ours"]["s_per_iteration"] / table["trl"]["s_per_iteration"]
-    print(f"ratio ours / TRL GRPOTrainer: {ratio:.2f}x time per iteration")
+    cpu_ratio = table["ours"]["cpu_s_per_iteration"] / table["trl"]["cpu_s_per_iteration"]
+    print(f"ratio ours / TRL GRPOTrainer: {ratio:.2f}x wall time, {cpu_ratio:.2f}x CPU time per iteration")
     Path(args.out).write_text(json.dumps({"table": table, "ratio": ratio, "runs": runs, "args": vars(args)}, indent=1))
 
 

@@ -2,7 +2,8 @@
 
 Without ``--merge`` a LoRA run is written as an adapter dir (``adapter_config.json`` naming its base model), which
 ``AutoModelForCausalLM.from_pretrained(DIR)`` loads when peft is installed; with ``--merge`` the adapter is folded into
-the base weights and a plain model dir is written. The tokenizer and the value head (``value_head.pt``) go alongside.
+the base weights and a plain model dir is written. The tokenizer and the value head (``value_head.pt``; none without a
+critic: rloo, grpo) go alongside.
 """
 
 from __future__ import annotations

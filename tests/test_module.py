@@ -236,6 +236,10 @@ def test_group_estimators_train_without_a_critic_and_resume(tmp_path, random_mod
     overrides["model.max_iterations"] = 3
     main(["fit", "--config", str(write_config(tmp_path, random_model_dir, **overrides)), "--ckpt_path", "last"])
     assert float(read_metrics(tmp_path)[-1]["iteration"]) == 3.0
+    from lit_coderl.export import export_checkpoint
+
+    exported = export_checkpoint(next(tmp_path.rglob("last.ckpt")), tmp_path / "export")
+    assert (exported / "adapter_config.json").exists() and not (exported / "value_head.pt").exists()
 
 
 def test_group_estimators_refuse_one_answer_per_prompt(tmp_path, random_model_dir, capsys):
