@@ -74,8 +74,8 @@ class ParseReward(RewardComponent):
 
 
 class IterationTimer(Callback):
-    """Wall time of each loop iteration (batch end to batch end: Lightning's overhead included), the module's
-    ``timing/*`` split, and the peak RSS, written as JSON when training ends."""
+    """Wall and process CPU time of each loop iteration (batch end to batch end: Lightning's overhead included), the
+    module's ``timing/*`` split, and the peak RSS, written as JSON when training ends."""
 
     def __init__(self, path: str, threads: int) -> None:
         self.path, self.threads = path, threads
@@ -83,18 +83,19 @@ class IterationTimer(Callback):
         self._last = 0.0
 
     def on_train_start(self, trainer, pl_module) -> None:
-        self._last = time.perf_counter()
+        self._last, self._last_cpu = time.perf_counter(), time.process_time()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        now = time.perf_counter()
+        now, now_cpu = time.perf_counter(), time.process_time()
         m = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("timing/", "reward/", "obj"))}
-        wall = now - self._last
-        self._last = now
+        wall, cpu = now - self._last, now_cpu - self._last_cpu
+        self._last, self._last_cpu = now, now_cpu
         generate, update = m.get("timing/generate", 0.0), m.get("timing/update", 0.0)
         forwards = m.get("timing/values", 0.0) + m.get("timing/ref_logprobs", 0.0)
         self.iterations.append(
             {
                 "wall": wall,
+                "cpu": cpu,
                 "generate": generate,
                 "update": update,
                 "forwards": forwards,

@@ -72,18 +72,19 @@ def main() -> None:
 
     iterations = []
     for _ in range(args.iterations):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         responses = trainer.generate(queries, batch_size=len(queries), return_prompt=False, **gen_kwargs)
         texts = tokenizer.batch_decode(responses, skip_special_tokens=True)
         generated = time.perf_counter()
         scores = [torch.tensor(score(p, t)) for p, t in zip(PROMPTS, texts, strict=True)]
         stats = trainer.step(queries, responses, scores)
-        end = time.perf_counter()
+        end, cpu = time.perf_counter(), time.process_time() - start_cpu
         forward = float(stats["time/ppo/forward_pass"])
         optimise = float(stats["time/ppo/optimize_step"])
         iterations.append(
             {
                 "wall": end - start,
+                "cpu": cpu,
                 "generate": generated - start,
                 "update": optimise,
                 "forwards": forward,

@@ -7,6 +7,14 @@ seed band (min–max) of each arm.
 
     python benchmarks/dense_vs_eos.py                   # robot demo (shipped config demo.yaml), 3 seeds × 2 arms
     python benchmarks/dense_vs_eos.py --arm python      # MBPP train prompts, unit-test reward (shipped mbpp-tiny.yaml)
+    python benchmarks/dense_vs_eos.py --localised on    # with the simulator's error-line penalty
+
+``--localised on|off`` switches the localised error-line signal of the arm's verdict component on or off (a
+penalty on each token of the program line the traceback names: ``SimulatorReward`` / ``UnitTestReward``
+``error_line_penalty``, ``--error-line-penalty`` per token, default −0.02). The script writes the config it runs, the
+shipped one with that one value set, to the output directory (default ``runs/dense_vs_eos/<arm>-<localised>``).
+Under ``eos`` the line penalty does not count (TRL's baseline puts only each component's verdict on the last token),
+so the condition changes the dense arm only.
 
 The python arm starts from ``.bench/mbpp-coder``, the tiny model warm-started on MBPP train by
 ``benchmarks/mbpp_warmstart.py`` (run first when missing, ~15 min): the embedded tiny model passes no MBPP test, so
@@ -32,18 +40,45 @@ CONFIGS = REPO / "lit_coderl" / "configs"  # the shipped configs (package data)
 
 
 ARMS = {
-    "robot": {"config": CONFIGS / "demo.yaml", "metric": "reward/simulator/success_rate", "model": None},
+    "robot": {
+        "config": CONFIGS / "demo.yaml",
+        "metric": "reward/simulator/success_rate",
+        "model": None,
+        "verdict": "lit_coderl.rewards.simulator.SimulatorReward",  # the component with the localised signal
+    },
     "python": {
         "config": CONFIGS / "mbpp-tiny.yaml",
         "metric": "reward/unit_tests/pass_rate",
         "model": REPO / ".bench" / "mbpp-coder",
+        "verdict": "lit_coderl.rewards.tests.UnitTestReward",
     },
 }
 
 
-def run_arm(config: Path, placement: str, seed: int, iterations: int, out: Path, model: Path | None) -> Path:
-    """One training run; returns its metrics.csv."""
+def localised_config(config: Path, component: str, error_line_penalty: float, out: Path) -> Path:
+    """``config`` with ``error_line_penalty`` of the ``component`` callback set, written to ``out``."""
+    import yaml
+
+    data = yaml.safe_load(config.read_text())
+    found = [c for c in data.get("trainer", {}).get("callbacks", []) if c.get("class_path") == component]
+    if len(found) != 1:
+        raise SystemExit(f"{config} lists {len(found)} {component} callbacks; expected 1")
+    found[0].setdefault("init_args", {})["error_line_penalty"] = error_line_penalty
+    header = f"# {config.name} with {component.rsplit('.', 1)[-1]}.error_line_penalty = {error_line_penalty}\n"
+    out.write_text(header + yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
+def run_arm(
+    config: Path, placement: str, seed: int, iterations: int, out: Path, model: Path | None, metric: str
+) -> Path:
+    """One training run; returns its metrics.csv. A run already in ``out`` with ``iterations`` logged is reused (an
+    interrupted study resumes where it stopped)."""
     run_dir = out / f"{placement}-seed{seed}"
+    finished = sorted(run_dir.glob("csv/version_*/metrics.csv"))
+    if finished and len(read_curve(finished[-1], metric)) >= iterations:
+        print(f"  {run_dir.name}: reused", flush=True)
+        return finished[-1]
     cmd = [
         sys.executable,
         "-m",
@@ -127,15 +162,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target", type=float, default=0.5, help="success rate to reach")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--iterations", type=int, default=40)
-    parser.add_argument("--out", type=Path, default=None, help="default: runs/dense_vs_eos/<arm>")
+    parser.add_argument("--localised", choices=["off", "on"], default="off", help="the error-line penalty")
+    parser.add_argument("--error-line-penalty", type=float, default=-0.02, help="per token, with --localised on")
+    parser.add_argument("--out", type=Path, default=None, help="default: runs/dense_vs_eos/<arm>-<localised>")
     parser.add_argument("--from-summary", type=Path, default=None, help="re-report a finished study's summary.json")
     args = parser.parse_args(argv)
     arm = ARMS[args.arm]
     args.config = args.config or arm["config"]
     args.metric = args.metric or arm["metric"]
     args.model = args.model or arm["model"]
-    args.out = args.out or REPO / "runs" / "dense_vs_eos" / args.arm
+    args.out = args.out or REPO / "runs" / "dense_vs_eos" / f"{args.arm}-{args.localised}"
     args.out.mkdir(parents=True, exist_ok=True)
+    penalty = args.error_line_penalty if args.localised == "on" else 0.0
+    args.config = localised_config(args.config, arm["verdict"], penalty, args.out / f"config-{args.localised}.yaml")
     if args.arm == "python" and args.model == arm["model"] and not (args.model / "config.json").exists():
         print(f"warm-starting {args.model} (benchmarks/mbpp_warmstart.py)", flush=True)
         subprocess.run(
@@ -148,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
         curves = {"dense": [], "eos": []}
         for seed in args.seeds:  # interleave the arms so machine load hits both alike
             for placement in curves:
-                metrics = run_arm(args.config, placement, seed, args.iterations, args.out, args.model)
+                metrics = run_arm(args.config, placement, seed, args.iterations, args.out, args.model, args.metric)
                 curves[placement].append(read_curve(metrics, args.metric))
     report(curves, args)
 

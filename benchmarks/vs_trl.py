@@ -22,7 +22,8 @@ Each side runs in its own subprocess with ``torch.set_num_threads(N)``; runs are
 …) so that a burst of load from other processes hits both. Per run: the median of the iterations after ``--warmup``;
 reported: the median over ``--repeats`` runs, per thread count. ``generate`` includes decoding (and, for ours, the
 token-to-character offsets every reward component reads); ``forwards`` are the old-logprob/value and reference passes;
-``update`` the PPO epochs; ``other`` the rest (rewards, GAE, the trainer loop).
+``update`` the PPO epochs; ``other`` the rest (rewards, GAE, the trainer loop). ``cpu`` is the process's CPU time
+per iteration (all its threads): at 1 thread it hardly moves when other jobs load the machine, unlike wall time.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ BENCH = REPO / ".bench"
 TRL_VENV = BENCH / "trl-venv"
 MODEL_DIR = BENCH / "workload-model"
 TINY = REPO / "lit_coderl" / "assets" / "tiny-coder"
-PHASES = ("wall", "generate", "forwards", "update", "other")
+PHASES = ("wall", "cpu", "generate", "forwards", "update", "other")
 
 
 def trl_python() -> Path:
@@ -109,7 +110,7 @@ def run_side(side: str, python: Path, threads: int, iterations: int, model: Path
 
 def summarise(run: dict, warmup: int) -> dict:
     its = run["iterations"][warmup:] or run["iterations"]
-    summary = {phase: statistics.median(it[phase] for it in its) for phase in PHASES}
+    summary = {phase: statistics.median(it.get(phase, float("nan")) for it in its) for phase in PHASES}
     summary["peak_rss_mib"] = run["peak_rss_mib"]
     summary["reward_mean"] = statistics.mean(it["reward_mean"] for it in run["iterations"])
     return summary
@@ -168,7 +169,7 @@ def main() -> None:
         f"each the median of iterations {args.warmup + 1}-{args.iterations}\n"
     )
     header = (
-        f"{'side':<14}{'threads':>8}{'s/iter':>9}{'(min-max)':>15}{'generate':>10}{'forwards':>10}"
+        f"{'side':<14}{'threads':>8}{'s/iter':>9}{'(min-max)':>15}{'cpu s':>8}{'generate':>10}{'forwards':>10}"
         f"{'update':>9}{'other':>8}{'peak RSS':>11}"
     )
     print(header)
@@ -180,14 +181,17 @@ def main() -> None:
             row = table[f"{side}/{threads}"]
             spread = f"{row['spread'][0]:.2f}-{row['spread'][1]:.2f}"
             print(
-                f"{label:<14}{threads:>8}{row['wall']:>9.3f}{spread:>15}{row['generate']:>10.3f}"
+                f"{label:<14}{threads:>8}{row['wall']:>9.3f}{spread:>15}{row['cpu']:>8.3f}{row['generate']:>10.3f}"
                 f"{row['forwards']:>10.3f}{row['update']:>9.3f}{row['other']:>8.3f}{row['peak_rss_mib']:>8.0f} MiB"
             )
     print()
     for threads in args.threads:
         ratio = table[f"ours/{threads}"]["wall"] / table[f"trl/{threads}"]["wall"]
         table[f"ratio/{threads}"] = ratio
+        cpu_ratio = table[f"ours/{threads}"]["cpu"] / table[f"trl/{threads}"]["cpu"]
+        table[f"cpu_ratio/{threads}"] = cpu_ratio
         print(f"ratio ours / TRL, {threads} thread(s): {ratio:.2f}x time per iteration ({1 / ratio:.2f}x the speed)")
+        print(f"  process CPU time per iteration: {cpu_ratio:.2f}x (steadier than wall time on a loaded machine)")
         if args.baseline:
             base = table[f"baseline/{threads}"]["wall"]
             print(

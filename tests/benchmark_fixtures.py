@@ -10,7 +10,7 @@ import csv
 import json
 from pathlib import Path
 
-from lit_coderl.robot.roboeval_tasks import TASK_CHECKS
+from lit_coderl.evaluate.roboeval_tasks import TASK_CHECKS
 
 #: our own MBPP-format tasks: ids 2-4 are the few-shot slots, 11-13 fall in the test split (11-510)
 MBPP_TASKS = [

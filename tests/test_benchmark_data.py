@@ -131,7 +131,7 @@ def test_roboeval_fetch_checks_sha256_and_converts(isolated, monkeypatch):
 
 
 def test_pinned_upstream_covers_every_coded_task():
-    from lit_coderl.robot.roboeval_tasks import TASK_CHECKS
+    from lit_coderl.evaluate.roboeval_tasks import TASK_CHECKS
 
     assert set(roboeval_upstream.TASK_FILES) == set(TASK_CHECKS)
     assert all(len(h) == 64 for h in roboeval_upstream.TASK_FILES.values())

@@ -67,7 +67,7 @@ def test_paper_config_runs_as_shipped_on_the_standin(config, qwen_standin_dir, t
     assert list((tmp_path / "runs").rglob("*.ckpt")), "the final checkpoint was not written"
 
 
-@pytest.mark.parametrize("config", ["demo.yaml", "demo-python.yaml", "mbpp-tiny.yaml"])
+@pytest.mark.parametrize("config", ["demo.yaml", "demo-python.yaml", "mbpp-tiny.yaml", "demo-robot-task.yaml"])
 def test_demo_config_runs_as_shipped(config, task_file, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = ["--config", str(CONFIGS / config), "--model.max_iterations", "2", *QUIET]
@@ -75,7 +75,13 @@ def test_demo_config_runs_as_shipped(config, task_file, tmp_path, monkeypatch):
     if config == "mbpp-tiny.yaml":
         args += ["--data.sources", json.dumps([_tasks(task_file, 64)])]
     main(["fit", *args])
-    assert [float(r["iteration"]) for r in _metrics(tmp_path)] == [1.0, 2.0]
+    rows = _metrics(tmp_path)
+    assert [float(r["iteration"]) for r in rows] == [1.0, 2.0]
+    if config.startswith("demo"):  # reward hacking is visible: trivial-program share and response length logged
+        assert all(r["response/length_mean"] for r in rows)
+    if config == "demo-robot-task.yaml":
+        assert all(0.0 <= float(r["reward/task_check/mean_score"]) <= 1.0 for r in rows)
+        assert all(r["reward/task_check/trivial_share"] and r["reward/simulator/trivial_share"] for r in rows)
 
 
 def test_robo_config_with_the_ddp_overlay_runs_on_two_cpu_processes(qwen_standin_dir, task_file, tmp_path):

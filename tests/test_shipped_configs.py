@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 def test_configs_are_package_data():
     assert CONFIG_DIR == REPO / "lit_coderl" / "configs"
     names = set(shipped_configs())
-    assert {"demo", "demo-python", "mbpp", "mbpp-tiny", "robo", "strategies/ddp", "strategies/deepspeed_zero2"} <= names
+    assert {"demo", "demo-python", "demo-robot-task", "mbpp", "mbpp-tiny", "robo", "strategies/ddp",
+            "strategies/deepspeed_zero2"} <= names
     assert {"demo-grpo", "mbpp-tiny-grpo"} <= names  # the critic-free estimators (issue 15)
     assert not (REPO / "configs").exists(), "one source of truth: no second copy at the repo root"
     pyproject = (REPO / "pyproject.toml").read_text()
@@ -62,6 +63,7 @@ def test_configs_command_lists_each_with_its_purpose(capsys):
     assert out == list_configs() + "\n"
     lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
     assert "Offline CPU demo (robot programs)" in lines["demo"]
+    assert "Offline CPU demo (robot programs that do the task)" in lines["demo-robot-task"]
     assert "Table 4" in lines["robo"] and "DDP" in lines["strategies/ddp"]
     assert "GRPO" in lines["demo-grpo"] and "GRPO" in lines["mbpp-tiny-grpo"]
 

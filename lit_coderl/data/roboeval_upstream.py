@@ -7,7 +7,7 @@ and the training data path refuses files from it (`lit_coderl.data.benchmarks.re
 
 The task modules (``roboeval/benchmark/tasks/<Task>.py``) are read as *data*, never executed: their ``name``,
 ``prompts`` and ``tests`` literals and the ``State().addLocation(...)...`` chains of their initial states are
-evaluated from the syntax tree. The checks are this project's own code (`lit_coderl.robot.roboeval_tasks`).
+evaluated from the syntax tree. The checks are this project's own code (`lit_coderl.evaluate.roboeval_tasks`).
 """
 
 from __future__ import annotations

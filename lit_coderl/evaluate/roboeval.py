@@ -1,7 +1,7 @@
 """RoboEval (CodeBotler's benchmark): 16 tasks × 5 prompt paraphrases = 80 prompts, scored in fixed worlds.
 
 Each sample ``{"task_id": "<Task>_<variant>", "solution": <def task_program(): ...>}`` runs in one sandbox child
-(all of the task's states in that process, `lit_coderl.robot.roboeval.evaluate_program`) and gets one of the four
+(all of the task's states in that process, `lit_coderl.robot.roboeval.evaluate_task_program`) and gets one of the four
 outcomes of the paper's Table 2: Python error, simulation (robot execution) error, completion error, success.
 
 Licence: RoboEval is evaluation-only material (BSD-3 with a Machine Learning Restriction): never training data.
@@ -16,8 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from lit_coderl.evaluate.base import DEFAULT_DATA_DIR, Evaluator
+from lit_coderl.evaluate.roboeval_tasks import load_tasks
 from lit_coderl.robot.harness import extract_program
-from lit_coderl.robot.prompts import EXAMPLE_PREFIX, USER_TEMPLATE, assistant_answer, completion_prompt
+from lit_coderl.robot.prompts import (
+    EXAMPLE_PREFIX,
+    USER_TEMPLATE,
+    assistant_answer,
+    chat_messages,
+    completion_prompt,
+)
 from lit_coderl.robot.roboeval import (
     COMPLETION_ERROR,
     DEFAULT_STATE_TIMEOUT_S,
@@ -27,7 +34,6 @@ from lit_coderl.robot.roboeval import (
     SUCCESS,
     evaluate_task_program,
 )
-from lit_coderl.robot.roboeval_tasks import load_tasks
 from lit_coderl.robot.runner import SandboxRunner
 from lit_coderl.sandbox import Limits, SandboxPool
 
@@ -78,7 +84,8 @@ class RoboEvalEvaluator(Evaluator):
         **options: ``state_timeout_s`` (per-state limit, default 1.0 as the original; the paper's authors used 15),
             ``prompt_style`` (``"chat"``, default: Jolfaei et al.'s format C, sampled at temperature 0.01, top-p
             0.95, 1,024 new tokens, the paper's protocol (A.1); ``"completion"``: Robo-Instruct's completion prompt,
-            greedy, 512 new tokens, its stop strings), ``sleep``
+            greedy, 512 new tokens, its stop strings; ``"compact"``: the bare ``Instruction: ...`` chat turn the
+            offline demo trains on, a few dozen tokens, sampled as ``chat``), ``sleep``
             (``"zero"``: Robo-Instruct's no-op ``time.sleep``, or ``"codebotler"``), ``memory_mb`` (per program,
             default 2048), ``sandbox_slack_s`` (added to ``state_timeout_s`` for a state job's CPU limit,
             default 5).
@@ -98,8 +105,8 @@ class RoboEvalEvaluator(Evaluator):
         if not self.state_timeout_s > 0:
             raise ValueError(f"state_timeout_s must be positive, got {self.state_timeout_s}")
         self.prompt_style = str(options.get("prompt_style", "chat"))
-        if self.prompt_style not in ("completion", "chat"):
-            raise ValueError(f"prompt_style must be 'completion' or 'chat', got {self.prompt_style!r}")
+        if self.prompt_style not in ("completion", "chat", "compact"):
+            raise ValueError(f"prompt_style must be 'completion', 'chat' or 'compact', got {self.prompt_style!r}")
         self.sleep = str(options.get("sleep", "zero"))
         if self.sleep not in ("zero", "codebotler"):
             raise ValueError(f"sleep must be 'zero' or 'codebotler', got {self.sleep!r}")
@@ -127,9 +134,12 @@ class RoboEvalEvaluator(Evaluator):
         return tasks
 
     def prompt(self, task: dict[str, Any]) -> list[dict[str, str]] | str:
-        """The completion-style prompt (prefix + instruction + suffix), or format C chat messages if ``chat``."""
+        """The completion-style prompt (prefix + instruction + suffix), format C chat messages if ``chat``, or the
+        bare ``Instruction: ...`` turn if ``compact`` (the offline demo's training format)."""
         if self.prompt_style == "completion":
             return completion_prompt(task["instruction"], self.data_dir)
+        if self.prompt_style == "compact":
+            return chat_messages(task["instruction"], "compact")
         prefix_path = self.data_dir / "roboeval" / "prompt_prefix.txt"
         if not prefix_path.is_file():
             raise FileNotFoundError(f"RoboEval prompt file not found: {prefix_path} (set --data-dir)")

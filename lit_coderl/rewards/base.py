@@ -16,10 +16,12 @@ Life of a component in one PPO iteration:
 The module multiplies ``score`` by ``weight`` and adds it to the per-token reward (``dense``), or puts the
 component's ``sequence_score`` once on the last response token (``eos``, TRL's baseline).
 
-How the two relate, per component: token flags (syntax: the first invalid token; lint: each diagnostic's tokens) sum
-to the sequence score (the default, ``Σ_t score_t``). A component that spreads one verdict over the code tokens
-(unit tests, RoboSim, data flow) records the verdict itself with `record_sequence_scores`: with ``spreading:
-constant`` its token scores sum to verdict × code tokens, and TRL adds the verdict once, not per token.
+How the two relate, per component (each documents it): the sequence score is the component's verdict on the whole
+response, recorded by `score` with `record_sequence_scores`. A component that spreads one verdict over the code
+tokens (unit tests, RoboSim, data flow) records that verdict: with ``spreading: constant`` its token scores sum to
+verdict × code tokens, and TRL adds the verdict once, not per token. Syntax records the program's verdict (invalid,
+incomplete or complete) and lint the penalties of its diagnostics, each once, where their token scores would grow
+with the length of spans and programs. A component that records nothing gets ``Σ_t score_t``.
 """
 
 from __future__ import annotations

@@ -87,6 +87,13 @@ class LintReward(RewardComponent):
         clean_bonus: Score of every code token that no diagnostic touches (the paper: 1.0 with weight 0.1).
         builtins: Extra names to treat as defined (e.g. the robot API functions a program calls without defining).
         name: Log name.
+
+    Token scores and sequence score (``reward_placement: eos``, TRL's baseline): the sequence score is Ruff's
+    verdict on the program, each diagnostic counted once: the sum over its diagnostics of ``penalty`` × rule weight
+    (``syntax_error_penalty`` for a syntax error), or ``clean_bonus`` once when there is none (0 without a code
+    region). The token scores do not sum to it: a diagnostic scores every token of its span (an unused import of a
+    long dotted name costs more than one of ``os``), and ``clean_bonus`` lands on every untouched token, so their
+    sum grows with the length of spans and programs.
     """
 
     default_name = "lint"
@@ -142,8 +149,17 @@ class LintReward(RewardComponent):
             self._executor = None
         self._pending = None
 
+    def diagnostic_value(self, diag: dict) -> float:
+        """The penalty of one Ruff diagnostic (its rule's weighted ``penalty``, or ``syntax_error_penalty``)."""
+        rule = diag.get("code")
+        if rule in (None, "invalid-syntax", "syntax-error"):
+            return self.syntax_error_penalty
+        return self.penalty * self.rule_weight(rule)
+
     def score(self, rollout: Rollout) -> torch.Tensor:
+        """``[B, T]`` penalties on each diagnostic's tokens; records the per-response verdict (see the class)."""
         scores = rollout.zeros()
+        sequence = torch.zeros(rollout.batch_size)  # the verdict, for reward_placement: eos (TRL's baseline)
         diagnostics = self._diagnostics(rollout)
         floor = min(self.penalty * max([1.0, *self.rule_weights.values()]), self.syntax_error_penalty)
         n_diag, n_clean = 0, 0
@@ -159,9 +175,7 @@ class LintReward(RewardComponent):
                 start = lines.char(diag["location"]["row"], diag["location"]["column"])
                 end_loc = diag.get("end_location") or diag["location"]
                 end = lines.char(end_loc["row"], end_loc["column"])
-                rule = diag.get("code")
-                is_syntax_error = rule in (None, "invalid-syntax", "syntax-error")
-                value = self.syntax_error_penalty if is_syntax_error else self.penalty * self.rule_weight(rule)
+                value = self.diagnostic_value(diag)
                 for t in char_span_to_tokens(rollout.offsets[i], start, end):
                     hit[t] = hit.get(t, 0.0) + value
             row = scores[i].tolist()  # one tensor write per sample, not one per token
@@ -171,12 +185,14 @@ class LintReward(RewardComponent):
                 if t < len(row) and t not in code_set:
                     row[t] = max(value, floor)
             scores[i] = torch.tensor(row, dtype=scores.dtype)
+            sequence[i] = sum(self.diagnostic_value(d) for d in diags) if diags else self.clean_bonus
             n_diag += len(diags)
             n_clean += not diags
         self._stats = {
             "diagnostics_per_sample": n_diag / max(1, rollout.batch_size),
             "clean_share": n_clean / max(1, rollout.batch_size),
         }
+        self.record_sequence_scores(rollout, sequence)
         return scores
 
     def metrics(self) -> dict[str, float]:

@@ -15,6 +15,10 @@ What counts as "the program's tokens": the tokens overlapping the extracted prog
 body (no code, prose only, an empty function) is scored with the penalty on **all** its response tokens, as the
 paper puts −0.1 on every token when there is no code.
 
+Metrics (``reward/simulator/<key>``): ``success_rate``, ``mean_pass_fraction``, ``no_program``, ``robot_errors``,
+``python_errors``, ``timeouts``, and ``api_calls_mean`` / ``trivial_share`` (`lit_coderl.robot.program_stats`:
+programs with at most 2 robot API call sites), which show a policy shrinking to programs that cannot fail.
+
 Not reproduced from the paper: before extracting the code it replaced the tokens that the lint and grammar rewards
 had penalised by padding; here the program is the response text as generated.
 """
@@ -27,9 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from lit_coderl.rewards import program_spans
 from lit_coderl.rewards.sandboxed import SandboxedReward
-from lit_coderl.rewards.spans import SpreadMode, char_span_to_tokens, line_char_span, spread
+from lit_coderl.rewards.spans import SpreadMode, spread
 from lit_coderl.robot.harness import PROGRAM_HEADER, classify_error, locate_program
+from lit_coderl.robot.program_stats import program_stats
 from lit_coderl.robot.robosim import verify_program
 from lit_coderl.robot.runner import SandboxRunner
 from lit_coderl.sandbox import Limits
@@ -180,34 +186,21 @@ class SimulatorReward(SandboxedReward):
             "robot_errors": kinds["robot_error"] / batch,
             "python_errors": kinds["python_error"] / batch,
             "timeouts": kinds["timeout"] / batch,
+            **program_stats([locate_program(text).code for text in rollout.texts]),
         }
         return scores
 
     def program_span(self, rollout: Rollout, i: int) -> tuple[int, int]:
-        """Character span of sample ``i``'s program in its response (empty when the def line was prepended to
-        nothing)."""
-        found = locate_program(rollout.texts[i])
-        length = len(found.code) - (len(PROGRAM_HEADER) if found.prepended else 0)
-        return found.start, found.start + max(0, length)
+        """Character span of sample ``i``'s program in its response (`program_spans.program_span`)."""
+        return program_spans.program_span(rollout, i)
 
     def program_token_indices(self, rollout: Rollout, i: int) -> list[int]:
         """Response-token indices overlapping sample ``i``'s program."""
-        start, end = self.program_span(rollout, i)
-        if end <= start:
-            return []
-        return char_span_to_tokens(rollout.offsets[i], start, end)
+        return program_spans.program_token_indices(rollout, i)
 
     def line_token_indices(self, rollout: Rollout, i: int, line: int) -> list[int]:
         """Response-token indices of program line ``line`` (1 = the ``def`` line) of sample ``i``."""
-        found = locate_program(rollout.texts[i])
-        text_line = line - 1 if found.prepended else line
-        if text_line < 1:
-            return []
-        program_end = self.program_span(rollout, i)[1]
-        start, end = line_char_span(rollout.texts[i][:program_end], text_line, base=found.start)
-        if end <= start:
-            return []
-        return char_span_to_tokens(rollout.offsets[i], start, end)
+        return program_spans.line_token_indices(rollout, i, line)
 
     def metrics(self) -> dict[str, float]:
         return dict(self._metrics)

@@ -358,6 +358,13 @@ class SyntaxReward(RewardComponent):
             drop those that make the response an invalid prefix (SynCode's mask over-approximates; costs one CPython
             check per allowed token and step). With it, constrained responses are always valid Python prefixes.
         name: Log name.
+
+    Token scores and sequence score (``reward_placement: eos``, TRL's baseline): the sequence score is the
+    program's verdict, once: ``invalid_penalty`` if the code stops being a valid prefix, ``incomplete_penalty`` if it
+    is a valid prefix that never gets finished, ``valid_bonus`` if it is a complete program, 0 without a code region.
+    With the defaults (``valid_bonus`` 0, ``penalize_after`` off) that equals the sum of the token scores; with
+    ``valid_bonus`` or ``penalize_after`` the token sum grows with the number of tokens before or after the error
+    (a long valid program would collect more bonus than a short one), which is no verdict of the whole program.
     """
 
     default_name = "syntax"
@@ -464,7 +471,9 @@ class SyntaxReward(RewardComponent):
     # -- scoring ------------------------------------------------------------------------------------------------------
 
     def score(self, rollout: Rollout) -> torch.Tensor:
+        """``[B, T]`` token flags; records each response's verdict as its `sequence_score` (see the class)."""
         scores = rollout.zeros()
+        sequence = torch.zeros(rollout.batch_size)  # the verdict, for reward_placement: eos (TRL's baseline)
         n_valid = 0
         for i in range(rollout.batch_size):
             code_tokens = rollout.code_token_indices(i)
@@ -481,10 +490,14 @@ class SyntaxReward(RewardComponent):
                 flagged = code_tokens[first_bad:] if self.penalize_after else [code_tokens[first_bad]]
                 for t in flagged:
                     scores[i, t] = self.invalid_penalty
+                sequence[i] = self.invalid_penalty
             elif not compiles_exec(code):  # a valid prefix that never got finished
                 scores[i, code_tokens[-1]] += self.incomplete_penalty
+                sequence[i] = self.incomplete_penalty
             else:
                 n_valid += 1
+                sequence[i] = self.valid_bonus
+        self.record_sequence_scores(rollout, sequence)
         self._valid_share = n_valid / max(1, rollout.batch_size)
         if INFO_CONSTRAINED in rollout.token_info:
             mask = rollout.response_mask

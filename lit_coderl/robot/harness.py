@@ -191,6 +191,8 @@ class RunResult:
         trace: `parse_trace` of ``stdout`` (the original harness's view, which the program's prints can change).
         robot_trace: The simulator's own record of the API calls (set by `lit_coderl.robot.runner`).
         robot_errors: Robot errors the simulator raised, including those the program caught (sandboxed runs).
+        calls: The simulator holder's log of every API call (`lit_coderl.robot.calls`): api, arguments, result or
+            error, program line.
     """
 
     status: Literal["ok", "error", "timeout"]
@@ -200,6 +202,7 @@ class RunResult:
     trace: list[tuple[str, str, Any]] = field(default_factory=list)
     robot_trace: list[tuple[str, str, Any]] = field(default_factory=list)
     robot_errors: list[str] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _RunTimeout(BaseException):

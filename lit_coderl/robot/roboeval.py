@@ -16,19 +16,20 @@ After all states: **Success** if every check passed, else **CompletionError**.
 
 `evaluate_task_program` is the driver: it runs in the caller, sends each state to a runner
 (`lit_coderl.robot.runner`; in production a sandbox job whose program talks to the simulator in the sandbox server)
-and applies the checks here, outside the program's reach. It returns a plain dict.
+and applies the checks here, outside the program's reach. It returns a plain dict. The RoboEval tasks themselves
+(states, RTL checks: evaluation-only material) are loaded by `lit_coderl.evaluate.roboeval_tasks`; this module only
+knows the containers `RoboEvalTask` and `RoboEvalTest`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from lit_coderl.robot.harness import classify_error, error_class, rewrite_program
 from lit_coderl.robot.roboeval_sim import Robot, WorldState
-from lit_coderl.robot.roboeval_tasks import RoboEvalTask, RoboEvalTest, load_tasks
-from lit_coderl.robot.rtl import trace_from_events
+from lit_coderl.robot.rtl import Trace, trace_from_events
 from lit_coderl.robot.runner import InProcessRunner
 
 PYTHON_ERROR = "PythonError"
@@ -40,6 +41,24 @@ OUTCOMES = (PYTHON_ERROR, ROBOT_ERROR, COMPLETION_ERROR, SUCCESS)
 
 DEFAULT_STATE_TIMEOUT_S = 1.0
 """The original per-state wall-clock limit."""
+
+
+@dataclass(frozen=True)
+class RoboEvalTest:
+    """One (state, check) pair: the raw state dict, whether a timeout is expected, and the RTL check."""
+
+    state: dict[str, Any]
+    expect_timeout: bool
+    check: Callable[[Trace], bool]
+
+
+@dataclass(frozen=True)
+class RoboEvalTask:
+    """A benchmark task: its name, 5 prompt paraphrases and its tests in state order."""
+
+    name: str
+    prompts: list[str]
+    tests: list[RoboEvalTest]
 
 
 def _error_outcome(error_text: str) -> str:
@@ -118,31 +137,3 @@ def evaluate_task_program(
 
 def _result(task: str, outcome: str, error: str | None, states: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"task": task, "outcome": outcome, "error": error, "error_class": error_class(error), "states": states or []}
-
-
-def evaluate_program(
-    task_name: str,
-    code: str,
-    data_dir: str,
-    state_timeout_s: float = DEFAULT_STATE_TIMEOUT_S,
-    sleep: Literal["zero", "codebotler"] = "zero",
-    runner=None,
-) -> dict[str, Any]:
-    """Evaluate one program on one RoboEval task (by name, e.g. ``"CountSavory"``), states run by ``runner``.
-
-    Args:
-        task_name: A task name of ``tasks.json`` (a ``<Task>_<variant>`` id is accepted too).
-        code: The program text, a ``def task_program():`` function.
-        data_dir: The shared data directory holding ``roboeval/tasks.json``.
-        state_timeout_s: Wall-clock limit per state run (the original: 1 s).
-        sleep: ``"zero"`` (Robo-Instruct: every ``time.sleep`` is a no-op) or ``"codebotler"``.
-        runner: See `evaluate_task_program`.
-
-    Raises ``FileNotFoundError`` when the data is absent and ``KeyError`` for an unknown task; a bad program
-    never raises (it gets an outcome).
-    """
-    tasks = load_tasks(Path(data_dir))
-    name = task_name if task_name in tasks else task_name.rsplit("_", 1)[0]
-    if name not in tasks:
-        raise KeyError(f"unknown RoboEval task {task_name!r}; known: {sorted(tasks)}")
-    return evaluate_task_program(tasks[name], code, state_timeout_s=state_timeout_s, sleep=sleep, runner=runner)

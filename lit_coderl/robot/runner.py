@@ -21,11 +21,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from lit_coderl.robot.calls import RecordingRobot, valid_log
 from lit_coderl.robot.harness import RunResult, parse_trace, run_program
 
 WORLD_FACTORIES = {
     "robosim": "lit_coderl.robot.robosim:sandbox_world",
     "roboeval": "lit_coderl.robot.roboeval:sandbox_world",
+    "taskcheck": "lit_coderl.robot.task_world:sandbox_world",
 }
 
 
@@ -40,8 +42,10 @@ class InProcessRunner:
 
     def __call__(self, world: dict[str, Any], timeout_s: float) -> RunResult:
         program, make_robot = make_world(world)
-        result = run_program(program, make_robot(), timeout_s)
+        robot = RecordingRobot(make_robot())
+        result = run_program(program, robot, timeout_s)
         result.robot_trace = result.trace
+        result.calls = robot.log
         return result
 
 
@@ -66,19 +70,20 @@ def result_of_reply(reply, count_caught_errors: bool = False) -> RunResult:
     robot = reply.robot or {}
     robot_errors = [str(e) for e in robot.get("robot_errors") or []]
     robot_trace = parse_trace(str(robot.get("trace_text") or ""))
+    calls = valid_log(robot.get("call_log"))
     trace = parse_trace(str(robot.get("trace_until_print") or ""))
     done = reply.done if isinstance(reply.done, dict) else {}
     stdout = str(robot.get("stdout") or "")
     if reply.status == "timeout":
         return RunResult(status="timeout", stdout=stdout, trace=trace, robot_trace=robot_trace,
-                         robot_errors=robot_errors)
+                         robot_errors=robot_errors, calls=calls)
     if reply.status != "ok" or done.get("status") not in ("ok", "error", "timeout"):
         error = f"SandboxError: {reply.status}: {reply.error or 'the program ended without finishing'}"
         return RunResult(status="error", stdout=stdout, error=error, trace=trace, robot_trace=robot_trace,
-                         robot_errors=robot_errors)
+                         robot_errors=robot_errors, calls=calls)
     status, error = done["status"], done.get("error")
     line = done.get("error_line") if type(done.get("error_line")) is int else None
     if count_caught_errors and robot_errors and status == "ok":
         status, error, line = "error", robot_errors[0], None  # caught by the program: still a robot error
     return RunResult(status=status, stdout=stdout, error=str(error) if error is not None else None, error_line=line,
-                     trace=trace, robot_trace=robot_trace, robot_errors=robot_errors)
+                     trace=trace, robot_trace=robot_trace, robot_errors=robot_errors, calls=calls)

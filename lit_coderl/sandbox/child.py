@@ -189,7 +189,9 @@ class RobotProxy:
                 encoded.append(codec.encode_value(arg))
             except codec.CodecError:
                 encoded.append({"O": type(arg).__name__})  # not data: the simulator sees an opaque object
-        _send(b"Q", {"m": name, "a": encoded, "o": printed})
+        from lit_coderl.robot.calls import program_line  # the call's line: blame only, never a verdict
+
+        _send(b"Q", {"m": name, "a": encoded, "o": printed, "l": program_line(sys._getframe(1))})
         reply = codec.read_frame(0, MAX_REPLY_FRAME)
         if reply is None:
             os._exit(3)

@@ -33,6 +33,7 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     # what every job child needs before the program runs (limits, guard), and the robot simulators
     "resource", "subprocess", "shutil", "faulthandler", "socket", "tempfile", "ctypes",
     "lit_coderl.sandbox.child", "lit_coderl.robot.harness", "lit_coderl.robot.robosim", "lit_coderl.robot.roboeval",
+    "lit_coderl.robot.calls", "lit_coderl.robot.task_world",
 )
 """Modules each server imports once so that job children do not pay for them."""
 

@@ -84,6 +84,7 @@ class _RobotSession:
         self.robot_errors: list[str] = []
         self.calls = 0
         self.printed_at: int | None = None
+        self.call_log: list[dict] = []  # lit_coderl.robot.calls entries: what the simulator was asked and did
 
     def _keep(self, text: str) -> None:
         room = self.max_chars - self.size
@@ -100,6 +101,7 @@ class _RobotSession:
         name = body.get("m")
         capture, saved = io.StringIO(), sys.stdout
         reply: dict[str, Any]
+        args: list = []
         try:
             if name not in self.names:
                 raise AttributeError(f"'Robot' object has no attribute {name!r}")
@@ -110,23 +112,31 @@ class _RobotSession:
             finally:
                 sys.stdout = saved
             reply = {"r": codec.encode_value(value)}
+            self._log(name, args, value, None, body.get("l"))
         except Exception as exc:
             kind = "TypeError" if isinstance(exc, TypeError) else "Exception"
             message = str(exc)
             reply = {"e": [kind, message]}
             if "Robot" in message:
                 self.robot_errors.append(f"{kind}: {message}")
+            self._log(name, args, None, f"{kind}: {message}", body.get("l"))
         text = capture.getvalue()
         reply["t"] = text
         self._keep(text)
         self.trace_text.append(text)
         return reply
 
+    def _log(self, name: Any, args: list, value: Any, error: str | None, line: Any) -> None:
+        from lit_coderl.robot.calls import MAX_CALLS, call_entry
+
+        if len(self.call_log) < MAX_CALLS:
+            self.call_log.append(call_entry(str(name), args, value, error, line))
+
     def summary(self) -> dict:
         until = "".join(self.trace_text[: self.printed_at] if self.printed_at is not None else self.trace_text)
         return {"stdout": "".join(self.stdout), "trace_text": "".join(self.trace_text)[: self.max_chars],
                 "trace_until_print": until[: self.max_chars], "robot_errors": self.robot_errors[:100],
-                "calls": self.calls}
+                "calls": self.calls, "call_log": self.call_log}
 
 
 def _cleanup(child: int, scratch: str, isolated: bool) -> None:

@@ -182,3 +182,10 @@ def test_score_bad_samples_never_crashes(data_dir):
     assert results[4]["error"] == "MemoryError"
     assert results[6]["error"] == "SandboxError: crash: exited with code 0 before finishing"
     assert results[7]["error"] == "Timeout: the program did not finish in time"  # the server's clock killed it
+
+
+def test_compact_prompt_is_the_demos_training_format(data_dir):
+    evaluator = RoboEvalEvaluator(data_dir, prompt_style="compact")
+    task = evaluator.tasks()["GetDrink_2"]
+    assert evaluator.prompt(task) == [{"role": "user", "content": "Instruction: " + task["instruction"]}]
+    assert evaluator.generation == RoboEvalEvaluator(data_dir).generation  # sampled as the chat format

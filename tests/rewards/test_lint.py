@@ -58,3 +58,27 @@ def test_empty_and_non_utf8_safe(tiny_tokenizer):
     rollout = Rollout.from_texts(tiny_tokenizer, ["", "\ufffd = 1", "x = 1\x00"])
     scores = LintReward().score(rollout)
     assert scores.shape == rollout.response_ids.shape
+
+
+def test_sequence_score_counts_each_diagnostic_once(tiny_tokenizer):
+    texts = [
+        "```python\nimport collections.abc\n```",  # F401 on a span of several tokens
+        "```python\nimport os\n```",  # F401 on `os`
+        "```python\ndef f():\n    x = y\n```",  # F841 (x) and F821 (y)
+        "```python\nx = 1\n```",  # clean
+        "```python\ndef f(:\n    pass\n```",  # a syntax error
+        "",
+    ]
+    rollout = Rollout.from_texts(tiny_tokenizer, texts)
+    reward = LintReward(select=["F", "E9"], rule_weights={"F821": 0.5}, penalty=-1.0, clean_bonus=0.25)
+    scores = reward.score(rollout)
+    start = texts[0].index("collections")
+    span = _tokens_covering(rollout, 0, start, start + len("collections.abc"))
+    assert len(span) > 1 and scores[0].sum().item() == pytest.approx(
+        -1.0 * len(span) + 0.25 * (len(rollout.code_token_indices(0)) - len(span))
+    )  # the token scores grow with the span
+    sequence = reward.sequence_score(rollout, scores)
+    assert sequence[:4].tolist() == [-1.0, -1.0, -1.5, 0.25]
+    syntax_errors = run_ruff(["def f(:\n    pass\n"], select=["F", "E9"], ignore=[], builtins=[])[0]
+    assert sequence[4].item() == -1.0 * len(syntax_errors) and syntax_errors
+    assert sequence[5].item() == 0.0  # no code region: nothing judged

@@ -66,6 +66,7 @@ def test_scores_pass_fraction_penalty_and_error_line(tiny_tokenizer, reward):
     assert metrics["mean_pass_fraction"] == pytest.approx((1.0 + fraction) / 4)
     assert metrics["no_program"] == pytest.approx(0.25)
     assert metrics["robot_errors"] == pytest.approx(0.5 if partial["passed"] < 5 else 0.25)
+    assert metrics["api_calls_mean"] == 1.5 and metrics["trivial_share"] == 1.0  # reward hacking made visible
 
 
 def test_completion_style_body_maps_error_lines_past_the_prepended_def(tiny_tokenizer, reward):

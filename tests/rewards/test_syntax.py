@@ -85,3 +85,33 @@ def test_empty_and_garbage_never_crash(tiny_tokenizer):
 def test_unknown_backend():
     with pytest.raises(ValueError, match="unknown syntax backend"):
         SyntaxReward(backend="lark")
+
+
+def test_sequence_score_is_the_verdict_once(tiny_tokenizer):
+    texts = [
+        "```python\ndef f(x):\n    return x) + 2\n```",  # invalid
+        "```python\nprint((1, 2)\n```",  # a valid prefix, never finished
+        "```python\ndef f(x):\n    return x + 2\n```",  # complete
+        "no code here",  # prose only: the whole response is the code region
+        "",
+    ]
+    rollout = Rollout.from_texts(tiny_tokenizer, texts)
+    reward = SyntaxReward(invalid_penalty=-1.0, incomplete_penalty=-0.5, valid_bonus=0.125, penalize_after=True)
+    scores = reward.score(rollout)
+    sequence = reward.sequence_score(rollout, scores)
+    assert sequence.tolist() == [-1.0, -0.5, 0.125, -1.0, 0.0]
+    # the token sums grow with the number of tokens around the error: not the verdict
+    n_code = len(rollout.code_token_indices(2))
+    assert n_code > 1 and scores[2].sum().item() == pytest.approx(0.125 * n_code)
+    bad = _token_at(rollout, 0, texts[0].index(")", texts[0].index("return")))
+    code = rollout.code_token_indices(0)
+    expected = 0.125 * sum(t < bad for t in code) - 1.0 * sum(t >= bad for t in code)
+    assert scores[0].sum().item() == pytest.approx(expected) and expected != -1.0
+
+
+def test_sequence_score_equals_the_token_sum_with_the_defaults(tiny_tokenizer):
+    texts = ["```python\nx = 1]\ny = 2\n```", "```python\nprint((1, 2)\n```", "```python\nprint(1)\n```"]
+    rollout = Rollout.from_texts(tiny_tokenizer, texts)
+    reward = SyntaxReward()
+    scores = reward.score(rollout)
+    assert reward.sequence_score(rollout, scores).tolist() == scores.sum(dim=1).tolist() == [-1.0, -1.0, 0.0]

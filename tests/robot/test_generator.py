@@ -2,15 +2,8 @@
 
 import pytest
 
-from lit_coderl.robot.generator import (
-    PATTERNS,
-    Decontaminator,
-    generate_pairs,
-    generate_tasks,
-    load_roboeval_prompts,
-    token_similarity,
-    tokenize,
-)
+from lit_coderl.robot.decontamination import Decontaminator, load_roboeval_prompts, token_similarity, tokenize
+from lit_coderl.robot.generator import TEMPLATES, draw_task, generate_pairs, generate_tasks
 from lit_coderl.robot.harness import extract_program
 from lit_coderl.robot.robosim import verify_program
 
@@ -45,6 +38,7 @@ def test_rows_are_seeded_and_well_formed():
     assert [r["robot"]["instruction"] for r in rows] != [r["robot"]["instruction"] for r in other]
     row = rows[0]
     assert row["task_id"] == "robogen-5-00000"
+    assert set(row["robot"]) == {"instruction", "program", "spec"}
     assert row["messages"] == [{"role": "user", "content": "Instruction: " + row["robot"]["instruction"]}]
     assert row["reference"] == "```python\n" + row["robot"]["program"] + "\n```"
     assert extract_program(row["reference"]) == row["robot"]["program"] + "\n"
@@ -54,15 +48,15 @@ def test_rows_are_seeded_and_well_formed():
         generate_tasks(-1, 0)
 
 
-def test_every_pattern_yields_accepted_programs():
+def test_every_template_yields_accepted_programs():
     import random
 
-    for pattern in PATTERNS:
-        rng = random.Random(pattern.__name__)
+    for template in TEMPLATES:
+        rng = random.Random(template["name"])
         for _ in range(5):
-            _, code = pattern(rng)
+            code = draw_task(template, rng)["program"]
             verdict = verify_program(code, worlds=20, seed=11)
-            assert verdict["accepted"], (pattern.__name__, code, verdict["message"])
+            assert verdict["accepted"], (template["name"], code, verdict["message"])
 
 
 def test_two_thousand_distinct_accepted_uncontaminated_short_tasks(data_dir):

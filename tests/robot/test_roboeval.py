@@ -4,15 +4,16 @@ import csv
 
 import pytest
 
+from lit_coderl.evaluate.roboeval_tasks import TASK_CHECKS, evaluate_program, load_tasks
 from lit_coderl.robot.roboeval import (
     COMPLETION_ERROR,
     PYTHON_ERROR,
     ROBOT_ERROR,
     SUCCESS,
-    evaluate_program,
+    RoboEvalTask,
+    RoboEvalTest,
     evaluate_task_program,
 )
-from lit_coderl.robot.roboeval_tasks import TASK_CHECKS, RoboEvalTask, RoboEvalTest, load_tasks
 from lit_coderl.robot.rtl import GoTo, Say, trace_from_events
 
 FAST = 0.2  # per-state timeout in tests (s)

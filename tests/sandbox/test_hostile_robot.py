@@ -143,3 +143,63 @@ def test_roboeval_evaluator_judges_what_the_robot_did(host, data_dir):
     assert (outcomes["honest"], outcomes["patched"]) == ("Success", "RobotExecutionError")
     assert outcomes["printed_trace"] != "Success", "a trace the program printed was taken for what the robot did"
     assert host.check() == []
+
+
+TASK_SPEC = {
+    "rooms": ["loc_a", "start_loc"],
+    "facts": [{"id": "stock", "at": "kitchen", "entity": "cup", "p": 1.0}],
+    "constraints": [{"do": "pick", "what": "cup", "at": "kitchen"},
+                    {"do": "place", "what": "cup", "at": "start", "after": 0}],
+}
+TASK_HONEST = """    start = get_current_location()
+    go_to("kitchen")
+    pick("cup")
+    go_to(start)
+    place("cup")
+"""
+TASK_PRINTED = """    print("Go to /$@!/ kitchen /$@!/ None")
+    print("Pick /$@!/ cup /$@!/ None")
+    print("Place /$@!/ cup /$@!/ None")
+    say("done")
+"""
+"""Prints the trace lines of the task's actions without the robot doing them."""
+TASK_FORGED_LOG = """    import json, os, struct
+    def frame(tag, body):
+        data = json.dumps(body).encode()
+        return struct.pack('<cI', tag, len(data)) + data
+    log = [{'api': 'pick', 'args': ['cup'], 'result': None, 'error': None, 'line': 2},
+           {'api': 'place', 'args': ['cup'], 'result': None, 'error': None, 'line': 3}]
+    os.write(1, frame(b'D', {'status': 'ok', 'error': None, 'error_line': None, 'stdout': '', 'call_log': log}))
+    os._exit(0)
+"""
+"""Reports a call log of its own (the actions done) and a finished run, without calling the robot."""
+TASK_LOG_FLOOD = """    args = ['x' * 5000] * 40
+    for _ in range(3000):
+        try:
+            say(*args)
+        except Exception:
+            pass
+"""
+"""Fills the server's call log with the largest entries it will keep (capped in count and size)."""
+
+
+def test_task_check_reward_judges_the_simulators_log_not_the_programs(host, tiny_tokenizer):
+    from lit_coderl.rewards.task_check import TaskCheckReward
+    from lit_coderl.rollout import Rollout
+
+    programs = {"honest": TASK_HONEST, "printed": TASK_PRINTED, "forged_log": TASK_FORGED_LOG,
+                "log_flood": TASK_LOG_FLOOD}
+    texts = [f"```python\n{_program(body)}```" for body in programs.values()]
+    row = {"robot": {"instruction": "Bring me the cup from the kitchen.", "spec": TASK_SPEC}}
+    reward = TaskCheckReward(worlds=2, workers=2, world_timeout_s=2.0)
+    try:
+        rollout = Rollout.from_texts(tiny_tokenizer, texts, tasks=[row] * len(texts))
+        reward.submit(rollout)
+        reward.score(rollout)
+        sequence = reward.sequence_score(rollout, rollout.zeros()).tolist()
+    finally:
+        reward.close()
+    scores = dict(zip(programs, sequence, strict=True))
+    assert scores["honest"] == pytest.approx(1.0)
+    assert scores["printed"] == 0.0 and scores["forged_log"] == 0.0 and scores["log_flood"] == 0.0
+    assert host.check() == []

@@ -9,18 +9,19 @@ as a group ``(?:A|B)`` (any of the words anywhere, the meaning of the original's
 segment of any printer room" is ``act_at_first("printer room", …)``, whose stay spans the first run of
 consecutive printer-room visits; ElevatorTour's arrival Say needs ``arr`` as ``tasks.json`` states.
 
-Licence: RoboEval is evaluation-only material (BSD-3 with a Machine Learning Restriction). Never use it for training.
+Licence: RoboEval is evaluation-only material (BSD-3 with a Machine Learning Restriction). Never use it for training:
+this module lives under ``lit_coderl.evaluate`` and no training code imports it (``tests/test_evaluation_only.py``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from lit_coderl.robot.roboeval import DEFAULT_STATE_TIMEOUT_S, RoboEvalTask, RoboEvalTest, evaluate_task_program
 from lit_coderl.robot.rtl import (
     Ask,
     CheckEntity,
@@ -702,24 +703,6 @@ TASK_CHECKS: dict[str, list[Check]] = {
 # ---------------------------------------------------------------------------------------------------------------
 # loading
 # ---------------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RoboEvalTest:
-    """One (state, check) pair: the raw state dict, whether a timeout is expected, and the RTL check."""
-
-    state: dict[str, Any]
-    expect_timeout: bool
-    check: Check
-
-
-@dataclass(frozen=True)
-class RoboEvalTask:
-    """A benchmark task: its name, 5 prompt paraphrases and its tests in state order."""
-
-    name: str
-    prompts: list[str]
-    tests: list[RoboEvalTest]
-
-
 def tasks_file(data_dir: Path | str) -> Path:
     """``<data_dir>/roboeval/tasks.json``; raises ``FileNotFoundError`` with a clear message when absent."""
     path = Path(data_dir) / "roboeval" / "tasks.json"
@@ -760,3 +743,31 @@ def _load_tasks_cached(path: str) -> dict[str, RoboEvalTask]:
     if missing:
         raise ValueError(f"{path}: tasks missing from the data: {sorted(missing)}")
     return tasks
+
+
+def evaluate_program(
+    task_name: str,
+    code: str,
+    data_dir: str,
+    state_timeout_s: float = DEFAULT_STATE_TIMEOUT_S,
+    sleep: Literal["zero", "codebotler"] = "zero",
+    runner=None,
+) -> dict[str, Any]:
+    """Evaluate one program on one RoboEval task (by name, e.g. ``"CountSavory"``), states run by ``runner``.
+
+    Args:
+        task_name: A task name of ``tasks.json`` (a ``<Task>_<variant>`` id is accepted too).
+        code: The program text, a ``def task_program():`` function.
+        data_dir: The shared data directory holding ``roboeval/tasks.json``.
+        state_timeout_s: Wall-clock limit per state run (the original: 1 s).
+        sleep: ``"zero"`` (Robo-Instruct: every ``time.sleep`` is a no-op) or ``"codebotler"``.
+        runner: See `lit_coderl.robot.roboeval.evaluate_task_program`.
+
+    Raises ``FileNotFoundError`` when the data is absent and ``KeyError`` for an unknown task; a bad program
+    never raises (it gets an outcome).
+    """
+    tasks = load_tasks(Path(data_dir))
+    name = task_name if task_name in tasks else task_name.rsplit("_", 1)[0]
+    if name not in tasks:
+        raise KeyError(f"unknown RoboEval task {task_name!r}; known: {sorted(tasks)}")
+    return evaluate_task_program(tasks[name], code, state_timeout_s=state_timeout_s, sleep=sleep, runner=runner)
