@@ -13,7 +13,7 @@ and from the held-out tasks of ``scripts/robot_task_eval.py`` (seed 1000): any i
 decontaminated against the 80 RoboEval prompts (`lit_coderl.robot.decontamination`, Robo-Instruct's 0.6 rule); the
 script refuses to run without them, and RoboEval material is never training data.
 
-    LIT_CODERL_DATA_DIR=../shared/data python benchmarks/robot_warmstart.py [--tasks 1000] [--epochs 2]
+    LIT_CODERL_DATA_DIR=../shared/data python benchmarks/robot_warmstart.py [--tasks 1000] [--epochs 6]
 
 Then measure with ``python scripts/robot_task_eval.py --model .bench/robot-coder`` and RL from it with
 ``python -m lit_coderl fit --config demo-robot-task --model.model.name_or_path .bench/robot-coder``.
@@ -87,8 +87,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="benchmark data folder with roboeval/roboeval_data.csv (decontamination only)")
     parser.add_argument("--tasks", type=int, default=1000, help="number of generated SFT tasks")
     parser.add_argument("--seed", type=int, default=7, help="seed of the SFT draw (not 1: the RL draw)")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-tokens", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
