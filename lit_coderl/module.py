@@ -57,8 +57,10 @@ class CodeRLModule(L.LightningModule):
         forward_batch_size: Samples per forward pass when computing old/reference log-probs and values.
         old_logprobs: Where PPO's old log-probs, the policy's entropy and the head critic's values come from.
             ``sampler``: the sampling pass itself, which drew every token from the same distribution function
-            training uses (one forward pass over the batch fewer per iteration). ``recompute``: a second forward over
-            prompt + response (TRL's way); the two differ by rounding only (KV-cache vs full-sequence attention).
+            training uses (one forward pass over the batch fewer per iteration). The first iteration checks that on a
+            chunk: a logits processor whose change ``constrain_logits`` does not mirror makes the two differ, and the
+            run then warns and recomputes. ``recompute``: a second forward over prompt + response (TRL's way); the two
+            differ by rounding only (KV-cache vs full-sequence attention).
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class CodeRLModule(L.LightningModule):
         if old_logprobs not in ("sampler", "recompute"):
             raise ValueError(f"old_logprobs must be 'sampler' or 'recompute', got {old_logprobs!r}")
         self.old_logprobs = old_logprobs
+        self._sampler_checked = False
         self.last_iteration: dict | None = None
         """The last iteration's rollout, per-component scores, weights and per-token rewards (for callbacks)."""
 
@@ -163,6 +166,7 @@ class CodeRLModule(L.LightningModule):
             component.submit(rollout)  # slow checkers (sandboxed execution) run while we do the forwards below
 
         mask = rollout.response_mask.to(self.device)
+        from_sampler = from_sampler and self._sampler_logprobs_are_trainings(rollout)
         with timed(timings, "values"):
             if from_sampler:
                 old_logprobs, values, entropy = sampler_logprobs_values_entropy(
@@ -216,6 +220,27 @@ class CodeRLModule(L.LightningModule):
             self.net.policy, self.tokenizer, prompts, options, tasks=list(batch), logits_processors=processors,
             gradient_checkpointing=self.model_options.gradient_checkpointing, value_fn=value_fn,
         )  # fmt: skip
+
+    def _sampler_logprobs_are_trainings(self, rollout: Rollout) -> bool:
+        """Once per run: the sampler's log-probs of a chunk against training's recomputation. A gap above 1e-3
+        nats/token (a processor that ``constrain_logits`` does not mirror) switches the run to ``recompute``."""
+        if self._sampler_checked:
+            return self.old_logprobs == "sampler"
+        self._sampler_checked = True
+        idx = slice(0, self.forward_batch_size)
+        with torch.no_grad():
+            logits, _ = self._forward(rollout, idx)
+        chunk_mask = rollout.response_mask[idx].to(self.device)
+        training = ppo.logprobs_from_logits(logits, rollout.response_ids[idx].to(self.device))
+        gap = float(ppo.masked_mean((training - rollout.sampler_logprobs[idx].to(self.device)).abs(), chunk_mask))
+        if not all_ranks_true(self, gap <= 1e-3):  # every rank takes the same path
+            warnings.warn(
+                f"the sampler's log-probs differ from training's by {gap:.3g} nats/token (a logits processor whose "
+                "change constrain_logits does not mirror?): PPO recomputes its old log-probs from now on",
+                stacklevel=1,
+            )
+            self.old_logprobs = "recompute"
+        return self.old_logprobs == "sampler"
 
     def _logprobs_and_values(self, rollout: Rollout, reference: bool):
         forward = lambda idx: self._forward(rollout, idx, reference=reference)  # noqa: E731

@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from lit_coderl.cli import main
+from lit_coderl.rewards.base import RewardComponent
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -192,12 +193,13 @@ def test_old_logprobs_from_the_sampler_save_a_forward_and_match_recomputation(tm
         calls["policy"] = 0
         out = tmp_path / mode
         out.mkdir()
-        config = write_config(out, random_model_dir, **{"model.old_logprobs": mode, "model.max_iterations": 1})
+        config = write_config(out, random_model_dir, **{"model.old_logprobs": mode, "model.max_iterations": 2})
         main(["fit", "--config", str(config)])
         rows[mode], forwards[mode] = read_metrics(out)[0], calls["policy"]
-    # batch 4 in one forward chunk: recompute runs exactly one more policy forward; the PPO update runs the rest
-    assert forwards["recompute"] - forwards["sampler"] == 1
-    assert forwards["sampler"] == 2 * 2  # ppo_epochs × minibatches (minibatch 2 of 4)
+    # batch 4 in one forward chunk; the PPO update runs ppo_epochs × minibatches = 2 × 2 forwards per iteration.
+    # recompute: one more per iteration; sampler: one check of its log-probs at the first iteration only
+    assert forwards["recompute"] == 2 * (1 + 4)
+    assert forwards["sampler"] == 1 + 2 * 4
     for key in ("objective/kl", "reward/total", "objective/entropy", "policy/entropy_avg"):
         assert float(rows["sampler"][key]) == pytest.approx(float(rows["recompute"][key]), abs=1e-4), key
     assert float(rows["sampler"]["policy/sampler_logprob_gap"]) == 0.0
@@ -247,3 +249,35 @@ def test_group_estimators_refuse_one_answer_per_prompt(tmp_path, random_model_di
     with pytest.raises(SystemExit) as exit_info:
         main(["fit", "--config", str(config)])
     assert exit_info.value.code == 2 and "samples_per_prompt ≥ 2" in capsys.readouterr().err
+
+
+class _SuppressEOS:
+    """Never samples token 0..2 (EOS among them), and does not mirror it in constrain_logits."""
+
+    def __call__(self, input_ids, scores):
+        scores[:, :3] = -float("inf")
+        return scores
+
+
+class UnmirroredProcessor(RewardComponent):
+    default_name = "unmirrored"
+
+    def logits_processor(self, tokenizer):
+        return _SuppressEOS()
+
+    def score(self, rollout):
+        return rollout.zeros()
+
+
+def test_sampler_log_probs_that_training_cannot_reproduce_fall_back_to_recompute(tmp_path, random_model_dir):
+    """A logits processor whose change ``constrain_logits`` does not mirror makes the sampler's log-probs differ from
+    training's: the first iteration's check warns and the run recomputes (the first PPO ratio stays 1)."""
+    config = write_config(tmp_path, random_model_dir, **{"model.max_iterations": 2})
+    data = yaml.safe_load(config.read_text())
+    data["trainer"]["callbacks"].append({"class_path": "tests.test_module.UnmirroredProcessor"})
+    config.write_text(yaml.safe_dump(data))
+    with pytest.warns(UserWarning, match="differ from training's"):
+        main(["fit", "--config", str(config)])
+    rows = read_metrics(tmp_path)
+    assert all(float(r["policy/sampler_logprob_gap"]) > 1e-3 for r in rows)  # logged only when recomputing
+    assert all(float(r["val/ratio"]) == pytest.approx(1.0, abs=0.05) for r in rows)
