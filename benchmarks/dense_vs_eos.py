@@ -70,7 +70,14 @@ def localised_config(config: Path, component: str, error_line_penalty: float, ou
 
 
 def run_arm(
-    config: Path, placement: str, seed: int, iterations: int, out: Path, model: Path | None, metric: str
+    config: Path,
+    placement: str,
+    seed: int,
+    iterations: int,
+    out: Path,
+    model: Path | None,
+    metric: str,
+    data_dir: Path | None = None,
 ) -> Path:
     """One training run; returns its metrics.csv. A run already in ``out`` with ``iterations`` logged is reused (an
     interrupted study resumes where it stopped)."""
@@ -106,6 +113,8 @@ def run_arm(
     if model is not None:
         cmd += ["--model.model.name_or_path", str(model)]
     env = {**os.environ, "WANDB_MODE": "disabled", "LIT_CODERL_THREADS": os.environ.get("LIT_CODERL_THREADS", "1")}
+    if data_dir is not None and data_dir.is_dir() and "LIT_CODERL_DATA_DIR" not in env:
+        env["LIT_CODERL_DATA_DIR"] = str(data_dir)  # the package never looks for ../shared itself
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -162,6 +171,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target", type=float, default=0.5, help="success rate to reach")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--iterations", type=int, default=40)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=REPO.parent / "shared" / "data",
+        help="benchmark data (MBPP) for the runs, unless LIT_CODERL_DATA_DIR is set",
+    )
     parser.add_argument("--localised", choices=["off", "on"], default="off", help="the error-line penalty")
     parser.add_argument("--error-line-penalty", type=float, default=-0.02, help="per token, with --localised on")
     parser.add_argument("--out", type=Path, default=None, help="default: runs/dense_vs_eos/<arm>-<localised>")
@@ -178,7 +193,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.arm == "python" and args.model == arm["model"] and not (args.model / "config.json").exists():
         print(f"warm-starting {args.model} (benchmarks/mbpp_warmstart.py)", flush=True)
         subprocess.run(
-            [sys.executable, str(REPO / "benchmarks" / "mbpp_warmstart.py"), "--out", str(args.model)], check=True
+            [
+                sys.executable,
+                str(REPO / "benchmarks" / "mbpp_warmstart.py"),
+                "--out",
+                str(args.model),
+                "--data-dir",
+                str(args.data_dir),
+            ],
+            check=True,
         )
 
     if args.from_summary:  # re-tabulate and re-plot finished runs
@@ -187,7 +210,9 @@ def main(argv: list[str] | None = None) -> None:
         curves = {"dense": [], "eos": []}
         for seed in args.seeds:  # interleave the arms so machine load hits both alike
             for placement in curves:
-                metrics = run_arm(args.config, placement, seed, args.iterations, args.out, args.model, args.metric)
+                metrics = run_arm(
+                    args.config, placement, seed, args.iterations, args.out, args.model, args.metric, args.data_dir
+                )
                 curves[placement].append(read_curve(metrics, args.metric))
     report(curves, args)
 
