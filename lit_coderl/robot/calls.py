@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from lit_coderl.robot.harness import PROGRAM_FILENAME
+from lit_coderl.robot.harness import PROGRAM_FILENAME, ROBOT_API_NAMES
 
 MAX_CALLS = 1000
 """Entries kept per run (a looping program's later calls are dropped from the log, not from the run)."""
@@ -94,29 +94,10 @@ class RecordingRobot:
             self.log.append(call_entry(api, args, value, line=line))
         return value
 
-    def get_current_location(self, *args):
-        return self._call("get_current_location", args)
-
-    def get_all_rooms(self, *args):
-        return self._call("get_all_rooms", args)
-
-    def is_in_room(self, *args):
-        return self._call("is_in_room", args)
-
-    def go_to(self, *args):
-        return self._call("go_to", args)
-
-    def ask(self, *args):
-        return self._call("ask", args)
-
-    def say(self, *args):
-        return self._call("say", args)
-
-    def pick(self, *args):
-        return self._call("pick", args)
-
-    def place(self, *args):
-        return self._call("place", args)
+    def __getattr__(self, api: str):
+        if api not in ROBOT_API_NAMES:
+            raise AttributeError(f"'Robot' object has no attribute {api!r}")
+        return lambda *args: self._call(api, args)
 
 
 __all__ = ["MAX_CALLS", "RecordingRobot", "call_entry", "plain", "program_line", "valid_log"]
