@@ -37,8 +37,7 @@ from lit_coderl.rewards.spans import SpreadMode, spread
 from lit_coderl.robot.harness import PROGRAM_HEADER, classify_error, locate_program
 from lit_coderl.robot.program_stats import program_stats
 from lit_coderl.robot.robosim import verify_program
-from lit_coderl.robot.runner import SandboxRunner
-from lit_coderl.sandbox import Limits
+from lit_coderl.robot.runner import SandboxRunner, world_limits
 
 if TYPE_CHECKING:
     from lit_coderl.rollout import Rollout
@@ -85,17 +84,12 @@ class SimulatorReward(SandboxedReward):
         super().__init__(weight=weight, name=name)
         if spreading not in ("constant", "sum"):
             raise ValueError(f"spreading must be 'constant' or 'sum', got {spreading!r}")
-        if int(worlds) < 1:
-            raise ValueError(f"worlds must be at least 1, got {worlds}")
-        if not float(world_timeout_s) > 0:
-            raise ValueError(f"world_timeout_s must be positive, got {world_timeout_s}")
         self.worlds = int(worlds)
         self.spreading = spreading
         self.fail_penalty = float(fail_penalty)
         self.error_line_penalty = float(error_line_penalty)
         self.world_timeout_s = float(world_timeout_s)
-        # one world's job: the server's clock stops it at world_timeout_s (plus a short grace)
-        self.limits = Limits(timeout_s=self.world_timeout_s + 1.0, memory_mb=int(memory_mb))
+        self.limits = world_limits(worlds, world_timeout_s, memory_mb)
         self.seed = int(seed)
         self.workers = workers
         self.count_caught_errors = bool(count_caught_errors)

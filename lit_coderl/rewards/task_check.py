@@ -43,9 +43,8 @@ from lit_coderl.rewards.sandboxed import SandboxedReward
 from lit_coderl.rewards.spans import SpreadMode, spread
 from lit_coderl.robot.harness import PROGRAM_HEADER, locate_program
 from lit_coderl.robot.program_stats import program_stats
-from lit_coderl.robot.runner import SandboxRunner
+from lit_coderl.robot.runner import SandboxRunner, world_limits
 from lit_coderl.robot.task_spec import check_program
-from lit_coderl.sandbox import Limits
 
 if TYPE_CHECKING:
     from lit_coderl.rollout import Rollout
@@ -113,17 +112,13 @@ class TaskCheckReward(SandboxedReward):
             raise ValueError(f"spreading must be 'constant' or 'sum', got {spreading!r}")
         if blame_spreading not in ("constant", "sum"):
             raise ValueError(f"blame_spreading must be 'constant' or 'sum', got {blame_spreading!r}")
-        if int(worlds) < 1:
-            raise ValueError(f"worlds must be at least 1, got {worlds}")
-        if not float(world_timeout_s) > 0:
-            raise ValueError(f"world_timeout_s must be positive, got {world_timeout_s}")
         self.worlds = int(worlds)
         self.spreading = spreading
         self.violation_penalty = float(violation_penalty)
         self.blame_spreading = blame_spreading
         self.fail_penalty = float(fail_penalty)
         self.world_timeout_s = float(world_timeout_s)
-        self.limits = Limits(timeout_s=self.world_timeout_s + 1.0, memory_mb=int(memory_mb))
+        self.limits = world_limits(worlds, world_timeout_s, memory_mb)
         self.seed = int(seed)
         self.workers = workers
         self._programs_checked = 0

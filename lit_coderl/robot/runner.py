@@ -23,6 +23,7 @@ from typing import Any
 
 from lit_coderl.robot.calls import RecordingRobot, valid_log
 from lit_coderl.robot.harness import RunResult, parse_trace, run_program
+from lit_coderl.sandbox.limits import Limits
 
 WORLD_FACTORIES = {
     "robosim": "lit_coderl.robot.robosim:sandbox_world",
@@ -87,3 +88,13 @@ def result_of_reply(reply, count_caught_errors: bool = False) -> RunResult:
         status, error, line = "error", robot_errors[0], None  # caught by the program: still a robot error
     return RunResult(status=status, stdout=stdout, error=str(error) if error is not None else None, error_line=line,
                      trace=trace, robot_trace=robot_trace, robot_errors=robot_errors, calls=calls)
+
+
+def world_limits(worlds: int, world_timeout_s: float, memory_mb: int) -> Limits:
+    """The sandbox limits of one world's job for a reward that runs ``worlds`` worlds of ``world_timeout_s`` each
+    (the server's clock stops a world at ``world_timeout_s``; the job gets a short grace), after checking both."""
+    if int(worlds) < 1:
+        raise ValueError(f"worlds must be at least 1, got {worlds}")
+    if not float(world_timeout_s) > 0:
+        raise ValueError(f"world_timeout_s must be positive, got {world_timeout_s}")
+    return Limits(timeout_s=float(world_timeout_s) + 1.0, memory_mb=int(memory_mb))
