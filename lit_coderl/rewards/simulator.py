@@ -13,7 +13,8 @@ penalty.
 What counts as "the program's tokens": the tokens overlapping the extracted program's characters in the response
 (for a fenced answer, the code inside the fence from ``def task_program():`` on). A response without a program
 body (no code, prose only, an empty function) is scored with the penalty on **all** its response tokens, as the
-paper puts −0.1 on every token when there is no code.
+paper puts −0.1 on every token when there is no code (with ``spreading: sum`` those tokens sum to it instead, so
+the penalty does not grow with the length of a program-less answer).
 
 Metrics (``reward/simulator/<key>``): ``success_rate``, ``mean_pass_fraction``, ``no_program``, ``robot_errors``,
 ``python_errors``, ``timeouts``, and ``api_calls_mean`` / ``trivial_share`` (`lit_coderl.robot.program_stats`:
@@ -51,9 +52,10 @@ class SimulatorReward(SandboxedReward):
         name: Name in logs.
         worlds: K, RoboSim worlds per program (paper: 5).
         spreading: ``constant``: every program token gets the pass fraction (the paper); ``sum``: the program's
-            tokens sum to it.
+            tokens sum to it. The no-program penalty follows it: on every response token (``constant``, so it
+            grows with the answer's length, as in the paper) or summing to ``fail_penalty`` over them (``sum``).
         fail_penalty: Value on every program token when no world passes (paper: −0.1); on every response token
-            when there is no program.
+            when there is no program (their sum under ``sum`` spreading).
         error_line_penalty: Value added (use a negative number) to the tokens of the program line that raised in
             the first erroring world, when the traceback names one; 0 disables it.
         world_timeout_s: Wall-clock limit of one world (paper: 2 s); a timed-out world does not pass.
@@ -155,7 +157,7 @@ class SimulatorReward(SandboxedReward):
             if verdict is None or not program_tokens:
                 kinds["no_program"] += 1
                 fractions.append(0.0)
-                scores[i] = spread(self.fail_penalty, range(n), length, "constant")
+                scores[i] = spread(self.fail_penalty, range(n), length, self.spreading)
                 continue
             fraction = verdict["passed"] / max(1, verdict["worlds"])
             fractions.append(fraction)

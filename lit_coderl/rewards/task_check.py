@@ -84,7 +84,8 @@ class TaskCheckReward(SandboxedReward):
         spreading: ``constant`` (every program token gets the score) or ``sum`` (the program's tokens sum to it).
         violation_penalty: Added (use a negative number), scaled by blame mass, to the tokens of blamed lines.
         blame_spreading: ``sum`` (a blamed line's tokens sum to its penalty) or ``constant`` (each token carries it).
-        fail_penalty: Value on every response token when there is no program.
+        fail_penalty: Value on every response token when there is no program (under ``spreading: sum`` the
+            response tokens sum to it instead).
         world_timeout_s: Wall-clock limit of one world.
         memory_mb: Address-space limit of one world's sandbox process.
         seed: Base seed of the worlds; every checked program gets the next one (saved in checkpoints).
@@ -183,7 +184,7 @@ class TaskCheckReward(SandboxedReward):
             n = int(rollout.response_mask[i].sum().item())
             program = [t for t in program_token_indices(rollout, i) if t < n]
             if verdict == NO_PROGRAM or not program:
-                scores[i] = spread(self.fail_penalty, range(n), length, "constant")
+                scores[i] = spread(self.fail_penalty, range(n), length, self.spreading)
                 sequence[i] = self.fail_penalty
                 checked.append(0.0)
                 continue

@@ -82,9 +82,17 @@ def test_completion_style_body_maps_error_lines_past_the_prepended_def(tiny_toke
 
 def test_sum_spreading_keeps_the_sequence_score(tiny_tokenizer):
     component = SimulatorReward(worlds=2, spreading="sum", workers=1)
+    short, long = GARBAGE, GARBAGE + " Really, I cannot write that program for you today." * 4
     try:
-        rollout = Rollout.from_texts(tiny_tokenizer, [GOOD])
-        assert float(component.score(rollout)[0].sum()) == pytest.approx(1.0)
+        rollout = Rollout.from_texts(tiny_tokenizer, [GOOD, short, long])
+        scores = component.score(rollout)
+        assert float(scores[0].sum()) == pytest.approx(1.0)
+        # no program: the response tokens sum to the penalty whatever the answer's length
+        for i in (1, 2):
+            n = int(rollout.response_mask[i].sum())
+            assert torch.allclose(scores[i, :n], torch.full((n,), -0.1 / n))
+            assert float(scores[i].sum()) == pytest.approx(-0.1)
+        assert rollout.response_mask[2].sum() > 3 * rollout.response_mask[1].sum()
     finally:
         component.close()
 

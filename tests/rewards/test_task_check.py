@@ -89,6 +89,22 @@ def test_sum_blame_splits_a_lines_penalty_over_its_tokens(tiny_tokenizer):
     assert scores[0].sum().item() == pytest.approx(-0.5)
 
 
+def test_sum_spreading_sums_the_no_program_penalty_over_the_response(tiny_tokenizer):
+    component = TaskCheckReward(worlds=2, spreading="sum", fail_penalty=-0.1, workers=1)
+    long = GARBAGE + " Really, I cannot write that program for you today." * 4
+    try:
+        rollout = Rollout.from_texts(tiny_tokenizer, [DONE, GARBAGE, long], tasks=[ROW] * 3)
+        scores = component.score(rollout)
+    finally:
+        component.close()
+    done = program(rollout, 0)
+    assert torch.allclose(scores[0, done], torch.full((len(done),), 1.0 / len(done)))
+    for i in (1, 2):
+        n = int(rollout.response_mask[i].sum())
+        assert torch.allclose(scores[i, :n], torch.full((n,), -0.1 / n))
+        assert scores[i].sum().item() == pytest.approx(-0.1)
+
+
 def test_line_blame_masses():
     verdict = {"worlds": [
         {"results": [{"applicable": True, "satisfied": False, "blame": [3, 4]},
