@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO))
 
-from build_tiny_model import Pair, collate, encode_pairs, length_batches, normalise_mbpp_code  # noqa: E402
+from build_tiny_model import Pair, continue_sft, encode_pairs, normalise_mbpp_code  # noqa: E402
 
 from lit_coderl.data.mbpp import MBPP  # noqa: E402
 from lit_coderl.models import TINY_MODEL_DIR  # noqa: E402
@@ -93,22 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     examples = encode_pairs(pairs, tokenizer, max_prompt=160, max_response=256)
     print(f"{len(examples)} MBPP train pairs (of {len(rows)} tasks) for {args.epochs} epochs", flush=True)
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.0)
-    rng = random.Random(args.seed)
-    model.train()
     start = time.perf_counter()
-    for epoch in range(1, args.epochs + 1):
-        losses = []
-        for batch in length_batches(examples, args.batch_tokens, rng):
-            loss = model(**collate(batch, tokenizer.pad_token_id)).loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            losses.append(loss.item())
-        mean_loss = sum(losses) / len(losses)
-        print(f"  epoch {epoch:3d}  {time.perf_counter() - start:6.0f}s  loss {mean_loss:.3f}", flush=True)
-    model.eval()
+    pad_id = tokenizer.pad_token_id
+    mean_loss = continue_sft(model, examples, pad_id, args.epochs, args.lr, args.batch_tokens, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out)
     tokenizer.save_pretrained(args.out)

@@ -340,6 +340,29 @@ def sft(model: Qwen2ForCausalLM, examples, pad_id: int, args: argparse.Namespace
                 print(f"  step {step:5d}  {elapsed:6.1f}s  epoch {epoch}  loss {curve[-1][2]:.3f}", flush=True)
 
 
+def continue_sft(model, examples, pad_id: int, epochs: int, lr: float, batch_tokens: int, seed: int) -> float:
+    """Fine-tune an existing model further (the warm starts): ``epochs`` passes at a constant ``lr``, no weight decay;
+    prints a line per epoch and returns the last epoch's mean loss (NaN without epochs). Leaves the model in eval."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.0)
+    rng = random.Random(seed)
+    model.train()
+    start = time.perf_counter()
+    mean_loss = float("nan")
+    for epoch in range(1, epochs + 1):
+        losses = []
+        for batch in length_batches(examples, batch_tokens, rng):
+            loss = model(**collate(batch, pad_id)).loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            losses.append(loss.item())
+        mean_loss = sum(losses) / len(losses)
+        print(f"  epoch {epoch:3d}  {time.perf_counter() - start:6.0f}s  loss {mean_loss:.3f}", flush=True)
+    model.eval()
+    return mean_loss
+
+
 # ------------------------------------------------------------------------------------------------------ report
 
 
