@@ -10,11 +10,7 @@ on all 16 answers (TRL: ``num_iterations`` 1, so the old log-probs are the sampl
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import tempfile
-import warnings
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -22,6 +18,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from _ours_side import config as ppo_config  # noqa: E402
+from _ours_side import run_side  # noqa: E402
 from _workload import GRPO_SETTINGS  # noqa: E402
 
 
@@ -47,25 +44,7 @@ def config(model_dir: str, out: str, iterations: int, threads: int, root: str) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("model_dir")
-    parser.add_argument("out")
-    parser.add_argument("--iterations", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    os.environ["LIT_CODERL_THREADS"] = str(args.threads)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    warnings.filterwarnings("ignore")
-    import yaml
-
-    from lit_coderl.cli import main as cli_main
-
-    with tempfile.TemporaryDirectory(prefix="vs_trl_grpo_ours_") as root:
-        path = Path(root) / "config.yaml"
-        path.write_text(
-            yaml.safe_dump(config(args.model_dir, str(Path(args.out).resolve()), args.iterations, args.threads, root))
-        )
-        cli_main(["fit", "--config", str(path)])
+    run_side(config, "vs_trl_grpo_ours_", default_threads=1)
 
 
 if __name__ == "__main__":

@@ -181,12 +181,14 @@ def config(model_dir: str, out: str, iterations: int, threads: int, root: str) -
     }
 
 
-def main() -> None:
+def run_side(config_fn, prefix: str, default_threads: int) -> None:
+    """The side's command line (``MODEL_DIR OUT --iterations --threads``): writes ``config_fn``'s config and runs
+    ``fit`` on it through the CLI (shared by this PPO side and `_ours_grpo_side.py`)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("model_dir")
     parser.add_argument("out")
     parser.add_argument("--iterations", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=default_threads)
     args = parser.parse_args()
     os.environ["LIT_CODERL_THREADS"] = str(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -195,12 +197,15 @@ def main() -> None:
 
     from lit_coderl.cli import main as cli_main
 
-    with tempfile.TemporaryDirectory(prefix="vs_trl_ours_") as root:
+    with tempfile.TemporaryDirectory(prefix=prefix) as root:
         path = Path(root) / "config.yaml"
-        path.write_text(
-            yaml.safe_dump(config(args.model_dir, str(Path(args.out).resolve()), args.iterations, args.threads, root))
-        )
+        out = str(Path(args.out).resolve())
+        path.write_text(yaml.safe_dump(config_fn(args.model_dir, out, args.iterations, args.threads, root)))
         cli_main(["fit", "--config", str(path)])
+
+
+def main() -> None:
+    run_side(config, "vs_trl_ours_", default_threads=2)
 
 
 if __name__ == "__main__":
