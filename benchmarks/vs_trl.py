@@ -47,21 +47,29 @@ TINY = REPO / "lit_coderl" / "assets" / "tiny-coder"
 PHASES = ("wall", "cpu", "generate", "forwards", "update", "other")
 
 
-def trl_python() -> Path:
-    """The TRL venv's interpreter, creating the venv from requirements-trl.txt if it is missing or broken."""
-    python = TRL_VENV / "bin" / "python"
-    check = [str(python), "-c", "import trl, transformers; assert trl.__version__ == '0.11.4'"]
+def venv_python(venv: Path, requirements: Path, check_code: str, label: str) -> Path:
+    """``venv``'s interpreter, creating the venv from ``requirements`` when it is missing or ``check_code`` fails
+    in it (shared by the PPO and the GRPO comparisons, each with its own pinned TRL)."""
+    python = venv / "bin" / "python"
+    check = [str(python), "-c", check_code]
     if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
         return python
-    print(f"creating {TRL_VENV.relative_to(REPO)} (trl 0.11.4, transformers 4.46.3; about 1-2 minutes)", flush=True)
-    if TRL_VENV.exists():
-        shutil.rmtree(TRL_VENV)
-    subprocess.run([sys.executable, "-m", "venv", str(TRL_VENV)], check=True)
+    print(f"creating {venv.relative_to(REPO)} ({label})", flush=True)
+    if venv.exists():
+        shutil.rmtree(venv)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(python), "-m", "pip", "install", "-q"]
     subprocess.run([*pip, "torch==2.13.0"], check=True)  # the CPU build first: never let pip pick a CUDA torch
-    subprocess.run([*pip, "-r", str(HERE / "requirements-trl.txt")], check=True)
+    subprocess.run([*pip, "-r", str(requirements)], check=True)
     subprocess.run(check, check=True)
     return python
+
+
+def trl_python() -> Path:
+    """The TRL venv's interpreter, creating the venv from requirements-trl.txt if it is missing or broken."""
+    check = "import trl, transformers; assert trl.__version__ == '0.11.4'"
+    label = "trl 0.11.4, transformers 4.46.3; about 1-2 minutes"
+    return venv_python(TRL_VENV, HERE / "requirements-trl.txt", check, label)
 
 
 def ours_python() -> Path:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from vs_trl import BENCH, REPO, ours_python, workload_model  # noqa: E402
+from vs_trl import BENCH, REPO, ours_python, venv_python, workload_model  # noqa: E402
 
 TRL_VENV = BENCH / "trl-grpo-venv"
 TRL_VERSION = "1.16.0"
@@ -41,19 +40,8 @@ TRL_VERSION = "1.16.0"
 
 def trl_python() -> Path:
     """The GRPO venv's interpreter, created from requirements-trl-grpo.txt if missing or broken."""
-    python = TRL_VENV / "bin" / "python"
-    check = [str(python), "-c", f"import trl; assert trl.__version__ == '{TRL_VERSION}'; from trl import GRPOTrainer"]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return python
-    print(f"creating {TRL_VENV.relative_to(REPO)} (trl {TRL_VERSION}; a few minutes)", flush=True)
-    if TRL_VENV.exists():
-        shutil.rmtree(TRL_VENV)
-    subprocess.run([sys.executable, "-m", "venv", str(TRL_VENV)], check=True)
-    pip = [str(python), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "torch==2.13.0"], check=True)  # the CPU build first: never let pip pick a CUDA torch
-    subprocess.run([*pip, "-r", str(HERE / "requirements-trl-grpo.txt")], check=True)
-    subprocess.run(check, check=True)
-    return python
+    check = f"import trl; assert trl.__version__ == '{TRL_VERSION}'; from trl import GRPOTrainer"
+    return venv_python(TRL_VENV, HERE / "requirements-trl-grpo.txt", check, f"trl {TRL_VERSION}; a few minutes")
 
 
 def run_side(side: str, python: Path, threads: int, iterations: int, model: Path, log) -> dict:
