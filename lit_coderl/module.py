@@ -337,6 +337,9 @@ class CodeRLModule(L.LightningModule):
         total = sum((c.weight * per_seq[c.name] for c in components), torch.zeros(rollout.batch_size))
         for name, values in per_seq.items():
             self.log(f"{stage}/reward/{name}/mean", float(values.mean()), batch_size=rollout.batch_size)
+        for component in components:  # pass rate, success rate, ...: batch means, so weighted by batch size
+            for key, value in component.metrics().items():
+                self.log(f"{stage}/reward/{component.name}/{key}", float(value), batch_size=rollout.batch_size)
         self.log(f"{stage}/reward/total", float(total.mean()), prog_bar=True, batch_size=rollout.batch_size)
 
     # -----------------------------------------------------------------------------------------------------------------

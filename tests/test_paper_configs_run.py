@@ -99,3 +99,20 @@ def test_robo_config_with_the_ddp_overlay_runs_on_two_cpu_processes(qwen_standin
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert [float(r["iteration"]) for r in _metrics(tmp_path)] == [1.0, 2.0]
+
+
+def test_validate_logs_each_components_metrics(task_file, tmp_path, monkeypatch):
+    """``validate`` scores held-out prompts greedily and logs, beside each component's mean sequence score, its own
+    metrics (the unit-test pass rate), averaged over the batches by their size."""
+    monkeypatch.chdir(tmp_path)
+    args = ["--config", str(CONFIGS / "mbpp-tiny.yaml"), *QUIET, "--model.generation.max_new_tokens", "24"]
+    args += ["--data.sources", json.dumps([_tasks(task_file, 8)])]
+    args += ["--data.val_sources", json.dumps([_tasks(task_file, 5)]), "--data.val_batch_size", "2"]
+    main(["validate", *args])
+    files = sorted(tmp_path.glob("runs/*/csv/version_*/metrics.csv"))
+    assert files, "validate wrote no metrics"
+    with open(files[-1]) as f:
+        (row,) = [r for r in csv.DictReader(f) if r.get("val/reward/total")]
+    assert 0.0 <= float(row["val/reward/unit_tests/pass_rate"]) <= 1.0
+    for key in ("val/reward/unit_tests/mean", "val/reward/syntax/mean", "val/reward/lint/mean"):
+        assert row[key] != ""
