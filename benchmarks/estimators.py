@@ -12,11 +12,14 @@ the training process's peak RSS; a PNG of score vs iteration with min–max seed
     python benchmarks/estimators.py --arm python        # MBPP train prompts (mbpp-tiny.yaml / mbpp-tiny-grpo.yaml)
 
 Finished runs are kept in ``<out>/runs.jsonl`` and skipped when the study is started again (kill and resume freely);
-``--report-only`` re-tabulates them. ``--jobs 2`` runs two at a time (each at ``LIT_CODERL_THREADS`` threads, 1 by
-default): the study takes about half as long on two cores, and every run's seconds per iteration are then measured
-beside another run. ``--estimators grpo-seqbase`` adds the ablation of GRPO with the constant
-per-answer baseline (``group_baseline: sequence``). The python arm needs ``.bench/mbpp-coder``
-(``benchmarks/mbpp_warmstart.py``). Needs matplotlib for the plot; without it the table is still written.
+``--report-only`` re-tabulates them. ``--evaluate`` then scores every final policy greedily on fixed prompt sets
+(python arm: all 374 MBPP train prompts, free of the batch-to-batch luck of the training curve, and the 90 held-out
+validation prompts) and the starting model, through ``validate``; kept in the same file. ``--jobs 2`` runs two at a
+time (each at ``LIT_CODERL_THREADS`` threads, 1 by default): the study takes about half as long on two cores, and
+every run's seconds per iteration are then measured beside another run. ``--estimators grpo-seqbase`` adds the
+ablation of GRPO with the constant per-answer baseline (``group_baseline: sequence``). The python arm needs
+``.bench/mbpp-coder`` (``benchmarks/mbpp_warmstart.py``). Needs matplotlib for the plot; without it the table is
+still written.
 """
 
 from __future__ import annotations
@@ -46,12 +49,20 @@ ARMS = {
         "group": CONFIGS / "demo-grpo.yaml",
         "metric": "reward/simulator/success_rate",
         "model": None,
+        "evals": {},
     },
     "python": {
         "gae": CONFIGS / "mbpp-tiny.yaml",
         "group": CONFIGS / "mbpp-tiny-grpo.yaml",
         "metric": "reward/unit_tests/pass_rate",
         "model": REPO / ".bench" / "mbpp-coder",
+        # the final policy, greedy, on fixed prompt sets: every MBPP train prompt (the training distribution without
+        # the batch-to-batch luck of 8 or 32 prompts) and the held-out validation split
+        "evals": {
+            "train": {"class_path": "lit_coderl.data.mbpp.MBPP", "init_args": {"split": "train"}},
+            "validation": {"class_path": "lit_coderl.data.mbpp.MBPP", "init_args": {"split": "validation"}},
+        },
+        "eval_metrics": ("val/reward/unit_tests/pass_rate", "val/reward/unit_tests/all_pass"),
     },
 }
 
@@ -65,28 +76,39 @@ _PEAK_RSS = (
 )
 
 
-def run_one(arm: dict, estimator: str, placement: str, seed: int, iterations: int, out: Path) -> dict:
-    """One training run through the CLI; its curve, seconds per iteration and peak RSS."""
-    run_dir = out / f"{estimator}-{placement}-seed{seed}"
+def _run_args(arm: dict, estimator: str) -> list[str]:
+    """The config and overrides of an estimator's runs (shared by ``fit`` and the final ``validate``)."""
     advantage, extra = VARIANTS.get(estimator, (estimator, []))
-    config = arm["gae"] if advantage == "gae" else arm["group"]
-    args = ["fit", "--config", str(config), "--seed_everything", str(seed), "--model.reward_placement", placement]
-    args += ["--model.max_iterations", str(iterations), "--trainer.default_root_dir", str(run_dir)]
-    args += ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(run_dir)]
-    args += ["--trainer.logger.name", "csv", "--trainer.enable_progress_bar", "false"]
+    args = ["--config", str(arm["gae"] if advantage == "gae" else arm["group"])]
     if advantage != "gae":
         args += ["--model.ppo.advantage", advantage, *extra]
     if arm["model"] is not None:
         args += ["--model.model.name_or_path", str(arm["model"])]
+    return args
+
+
+def _cli(args: list[str], log_dir: Path) -> tuple[subprocess.CompletedProcess, Path | None]:
+    """Run the CLI with a CSV logger under ``log_dir``; the process and the metrics file it wrote."""
+    args = [*args, "--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(log_dir)]
+    args += ["--trainer.logger.name", "csv", "--trainer.enable_progress_bar", "false"]
     env = {**os.environ, "WANDB_MODE": "disabled", "LIT_CODERL_THREADS": os.environ.get("LIT_CODERL_THREADS", "1")}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _PEAK_RSS, *args], cwd=REPO, env=env, capture_output=True, text=True)
+    metrics = sorted(log_dir.glob("csv/version_*/metrics.csv"))
+    return done, (metrics[-1] if metrics else None)
+
+
+def run_one(arm: dict, estimator: str, placement: str, seed: int, iterations: int, out: Path) -> dict:
+    """One training run through the CLI; its curve, seconds per iteration and peak RSS."""
+    run_dir = out / f"{estimator}-{placement}-seed{seed}"
+    args = ["fit", *_run_args(arm, estimator), "--seed_everything", str(seed), "--model.reward_placement", placement]
+    args += ["--model.max_iterations", str(iterations), "--trainer.default_root_dir", str(run_dir)]
+    start = time.perf_counter()
+    done, metrics = _cli(args, run_dir)
     wall = time.perf_counter() - start
-    if done.returncode != 0:
+    if done.returncode != 0 or metrics is None:
         raise RuntimeError(f"run {run_dir.name} failed:\n{done.stderr[-3000:]}")
     peak_kb = next(int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
-    metrics = sorted(run_dir.glob("csv/version_*/metrics.csv"))[-1]
     with open(metrics) as f:
         rows = sorted((r for r in csv.DictReader(f) if r.get("reward/total")), key=lambda r: float(r["iteration"]))
     steps = [float(r["timing/step"]) for r in rows[1:]] or [float(rows[0]["timing/step"])]
@@ -101,6 +123,56 @@ def run_one(arm: dict, estimator: str, placement: str, seed: int, iterations: in
     }
     print(f"  {run_dir.name}: {wall:.0f} s, final {statistics.mean(result['curve'][-5:]):.3f}", flush=True)
     return result
+
+
+def evaluate_policy(arm: dict, estimator: str, run_dir: Path, eval_dir: Path) -> dict[str, dict[str, float]]:
+    """Greedy scores of a run's final checkpoint (the arm's starting model when ``run_dir`` is None) on each of the
+    arm's evaluation sets, through ``validate``: ``{set: {metric: value}}``."""
+    args = ["validate", *_run_args(arm, estimator), "--data.val_batch_size", "64"]
+    if run_dir is not None:
+        checkpoints = sorted(run_dir.glob("csv/version_*/checkpoints/*.ckpt"))
+        if not checkpoints:
+            raise RuntimeError(f"{run_dir.name}: no checkpoint to evaluate")
+        args += ["--ckpt_path", str(checkpoints[-1])]
+    scores: dict[str, dict[str, float]] = {}
+    for name, source in arm["evals"].items():
+        done, metrics = _cli([*args, "--data.val_sources", json.dumps([source])], eval_dir / name)
+        if done.returncode != 0 or metrics is None:
+            raise RuntimeError(f"evaluation {eval_dir.name}/{name} failed:\n{done.stderr[-3000:]}")
+        with open(metrics) as f:
+            (row,) = [r for r in csv.DictReader(f) if r.get("val/reward/total")]
+        scores[name] = {key.rsplit("/", 1)[-1]: float(row[key]) for key in arm["eval_metrics"]}
+    return scores
+
+
+def evaluate_all(arm: dict, results: list[dict], out: Path, store: Path, jobs: int) -> None:
+    """Fill in ``eval`` of every finished run that lacks it (rewriting ``store``: run no other study on ``out``
+    meanwhile) and score the starting model once (``<out>/start_eval.json``)."""
+    start_file = out / "start_eval.json"
+    lock = threading.Lock()
+
+    def one(result: dict) -> None:
+        run_dir = out / f"{result['estimator']}-{result['placement']}-seed{result['seed']}"
+        scores = evaluate_policy(arm, result["estimator"], run_dir, run_dir / "eval")
+        with lock:
+            result["eval"] = scores
+            tmp = store.with_suffix(".tmp")
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in results))
+            tmp.replace(store)
+        print(f"  {run_dir.name} evaluated: {json.dumps(scores)}", flush=True)
+
+    def start() -> None:
+        scores = evaluate_policy(arm, "gae", None, out / "start-eval")
+        start_file.write_text(json.dumps(scores, indent=2) + "\n")
+        print(f"  starting model evaluated: {json.dumps(scores)}", flush=True)
+
+    todo = [r for r in results if "eval" not in r]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(one, r) for r in todo]
+        if not start_file.exists():
+            futures.append(pool.submit(start))
+        for future in as_completed(futures):
+            future.result()
 
 
 def run_all(
@@ -171,6 +243,24 @@ def report(results: list[dict], metric: str, target: float, out: Path) -> str:
     return table
 
 
+def eval_report(results: list[dict], start: dict, out: Path) -> str:
+    """Table of the final policies' greedy scores on the arm's fixed evaluation sets, with the starting model's."""
+    sets = list(start)
+    metrics = list(start[sets[0]])
+    columns = [f"{name} {metric}" for name in sets for metric in metrics]
+    lines = ["| estimator | placement | seeds | " + " | ".join(columns) + " |", "|---" * (3 + len(columns)) + "|"]
+    lines.append("| start | — | — | " + " | ".join(f"{start[n][m]:.3f}" for n in sets for m in metrics) + " |")
+    for estimator in (*ESTIMATORS, *VARIANTS):
+        for placement in PLACEMENTS:
+            runs = [r for r in results if (r["estimator"], r["placement"]) == (estimator, placement) and "eval" in r]
+            if runs:
+                cells = [_mean_sd([r["eval"][n][m] for r in runs]) for n in sets for m in metrics]
+                lines.append(f"| {estimator} | {placement} | {len(runs)} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    (out / "eval_table.md").write_text(table + "\n")
+    return table
+
+
 def plot(results: list[dict], metric: str, path: Path) -> bool:
     try:
         import matplotlib
@@ -211,6 +301,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target", type=float, default=0.5)
     parser.add_argument("--out", type=Path, default=None, help="default: runs/estimators/<arm>")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1)")
+    parser.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="score each final policy greedily on the arm's fixed prompt sets (python arm: all MBPP train prompts and "
+        "the validation split), and the starting model; finished evaluations are kept",
+    )
     parser.add_argument("--report-only", action="store_true", help="tabulate and plot the finished runs")
     args = parser.parse_args(argv)
     arm = ARMS[args.arm]
@@ -227,6 +323,13 @@ def main(argv: list[str] | None = None) -> None:
                    if (e, p, seed) not in done]  # fmt: skip
         results += run_all(arm, pending, args.iterations, out, store, args.jobs)
     print(report(results, arm["metric"], args.target, out))
+    if args.evaluate and not arm["evals"]:
+        print(f"the {args.arm} arm has no evaluation sets: --evaluate skipped")
+    elif args.evaluate:
+        if not args.report_only:
+            evaluate_all(arm, results, out, store, args.jobs)
+        if (out / "start_eval.json").exists():
+            print(eval_report(results, json.loads((out / "start_eval.json").read_text()), out))
     if plot(results, arm["metric"], out / f"estimators_{args.arm}.png"):
         print(f"plot: {out / f'estimators_{args.arm}.png'}")
 
