@@ -130,7 +130,9 @@ def evaluate_policy(arm: dict, estimator: str, run_dir: Path, eval_dir: Path) ->
     arm's evaluation sets, through ``validate``: ``{set: {metric: value}}``."""
     args = ["validate", *_run_args(arm, estimator), "--data.val_batch_size", "64"]
     if run_dir is not None:
-        checkpoints = sorted(run_dir.glob("csv/version_*/checkpoints/*.ckpt"))
+        # the configs' IterationCheckpoint saves after the last iteration (older runs: Lightning's default callback)
+        last = run_dir / "checkpoints" / "last.ckpt"
+        checkpoints = [last] if last.exists() else sorted(run_dir.glob("csv/version_*/checkpoints/*.ckpt"))
         if not checkpoints:
             raise RuntimeError(f"{run_dir.name}: no checkpoint to evaluate")
         args += ["--ckpt_path", str(checkpoints[-1])]

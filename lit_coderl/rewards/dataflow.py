@@ -449,7 +449,7 @@ class DataFlowReward(RewardComponent):
         self.record_sequence_scores(rollout, sequence)
         self._metrics = {
             "match": sum(matches) / len(matches) if matches else 0.0,
-            "scored": float(len(matches)),
+            "scored": len(matches) / max(1, rollout.batch_size),  # share of the batch with a reference
         }
         return scores
 

@@ -132,11 +132,13 @@ class UnitTestReward(SandboxedReward):
                 row += self._line_penalty(rollout, i, result.error_line, length)
             scores[i] = row
         self.record_sequence_scores(rollout, sequence)
-        scored = len(values)
+        # every metric is a share (of the scored samples, or of the batch), so that batch means average correctly
+        # over iterations and over validate's batches
+        scored, batch = len(values), max(1, rollout.batch_size)
         self._metrics = {
             "pass_rate": sum(values) / scored if scored else 0.0,
             "all_pass": sum(r is not None and r.status == "pass" for r in results) / scored if scored else 0.0,
-            "scored": float(scored),
+            "scored": scored / batch,
         }
         for status, key in (
             ("timeout", "timeouts"),
@@ -144,7 +146,7 @@ class UnitTestReward(SandboxedReward):
             ("crash", "crashes"),
             ("error", "errors"),
         ):
-            self._metrics[key] = float(statuses[status])
+            self._metrics[key] = statuses[status] / batch
         return scores
 
     def sample_score(self, result: TestResult) -> float:

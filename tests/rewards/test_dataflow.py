@@ -118,7 +118,7 @@ def test_reward_offset_positive_only_and_spreading(tiny_tokenizer):
     scores = paper.score(rollout)
     assert scores[0, tokens[0]].item() == pytest.approx(0.5)
     assert torch.count_nonzero(scores[1]) == 0  # 0.5 - 0.5 is not positive: nothing
-    assert paper.metrics() == {"match": pytest.approx((1 + 0.5 + 0) / 3), "scored": 3.0}
+    assert paper.metrics() == {"match": pytest.approx((1 + 0.5 + 0) / 3), "scored": 0.75}  # 3 of 4 have a reference
 
     lenient = DataFlowReward(offset=0.25, positive_only=True).score(rollout)
     assert lenient[1].max().item() == pytest.approx(0.25)

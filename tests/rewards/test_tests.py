@@ -44,7 +44,7 @@ def test_fraction_penalty_and_untested_rows(tiny_tokenizer, reward):
     assert reward.metrics() == {
         "pass_rate": pytest.approx(0.5),
         "all_pass": pytest.approx(1 / 3),
-        "scored": 3.0,
+        "scored": 0.75,  # shares of the batch of 4
         "timeouts": 0.0,
         "memory_errors": 0.0,
         "crashes": 0.0,
@@ -95,8 +95,8 @@ def test_hostile_and_empty_generations_get_the_penalty(tiny_tokenizer, reward):
         code_tokens = rollout.code_token_indices(i)
         assert torch.allclose(scores[i, code_tokens], torch.full((len(code_tokens),), -0.3))
     assert torch.count_nonzero(scores[0]) == 0  # nothing but EOS: no code tokens to put the penalty on
-    assert reward.metrics()["crashes"] == 1.0
-    assert reward.metrics()["timeouts"] == 1.0
+    assert reward.metrics()["crashes"] == 0.25  # one of 4 samples
+    assert reward.metrics()["timeouts"] == 0.25
 
 
 def test_test_setup_runs_after_the_code(tiny_tokenizer, reward):
