@@ -293,6 +293,41 @@ def plot(results: list[dict], metric: str, path: Path) -> bool:
     return True
 
 
+def plot_eval(results: list[dict], start: dict, path: Path) -> bool:
+    """Each final policy's greedy score per evaluation set: a dot per seed, the mean as a bar, the start as a line."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    sets = list(start)
+    metric = next(iter(start[sets[0]]))  # the arm's first evaluation metric (python: pass_rate)
+    arms = [(e, p) for e in (*ESTIMATORS, *VARIANTS) for p in PLACEMENTS
+            if any((r["estimator"], r["placement"]) == (e, p) and "eval" in r for r in results)]  # fmt: skip
+    fig, axes = plt.subplots(1, len(sets), figsize=(5.5 * len(sets), 4), squeeze=False)
+    for ax, name in zip(axes[0], sets, strict=True):
+        shown = [start[name][metric]]
+        for x, (estimator, placement) in enumerate(arms):
+            values = [r["eval"][name][metric] for r in results
+                      if (r["estimator"], r["placement"]) == (estimator, placement) and "eval" in r]  # fmt: skip
+            colour = "C0" if placement == "dense" else "C1"
+            ax.bar(x, statistics.mean(values), color=colour, alpha=0.35)
+            ax.scatter([x] * len(values), values, color=colour, s=12, zorder=3)
+            shown += values
+        ax.axhline(start[name][metric], color="k", linestyle="--", linewidth=1, label="starting model")
+        margin = 0.2 * (max(shown) - min(shown)) + 0.005  # zoom on the differences, not on the bars' zero
+        ax.set_ylim(max(0.0, min(shown) - margin), min(1.0, max(shown) + margin))
+        ax.set_xticks(range(len(arms)), [f"{e}\n{p}" for e, p in arms], fontsize=8)
+        ax.set_title(f"{name} prompts, greedy: {metric}")
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arm", choices=sorted(ARMS), default="robot")
@@ -331,7 +366,10 @@ def main(argv: list[str] | None = None) -> None:
         if not args.report_only:
             evaluate_all(arm, results, out, store, args.jobs)
         if (out / "start_eval.json").exists():
-            print(eval_report(results, json.loads((out / "start_eval.json").read_text()), out))
+            start = json.loads((out / "start_eval.json").read_text())
+            print(eval_report(results, start, out))
+            if plot_eval(results, start, out / f"estimators_{args.arm}_eval.png"):
+                print(f"plot: {out / f'estimators_{args.arm}_eval.png'}")
     if plot(results, arm["metric"], out / f"estimators_{args.arm}.png"):
         print(f"plot: {out / f'estimators_{args.arm}.png'}")
 
