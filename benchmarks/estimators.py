@@ -49,7 +49,14 @@ ARMS = {
         "group": CONFIGS / "demo-grpo.yaml",
         "metric": "reward/simulator/success_rate",
         "model": None,
-        "evals": {},
+        # the final policy, greedy, on 256 generated tasks of another draw than training's (seed 99, not 1)
+        "evals": {
+            "generated": {
+                "class_path": "lit_coderl.data.robot.GeneratedRobotTasks",
+                "init_args": {"n": 256, "seed": 99, "style": "compact"},
+            },
+        },
+        "eval_metrics": ("val/reward/simulator/success_rate", "val/reward/simulator/mean_pass_fraction"),
     },
     "python": {
         "gae": CONFIGS / "mbpp-tiny.yaml",
