@@ -17,7 +17,6 @@ import argparse
 import json
 import random
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -93,16 +92,12 @@ def main(argv: list[str] | None = None) -> None:
     examples = encode_pairs(pairs, tokenizer, max_prompt=160, max_response=256)
     print(f"{len(examples)} MBPP train pairs (of {len(rows)} tasks) for {args.epochs} epochs", flush=True)
 
-    start = time.perf_counter()
-    pad_id = tokenizer.pad_token_id
-    mean_loss = continue_sft(model, examples, pad_id, args.epochs, args.lr, args.batch_tokens, args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(args.out)
-    tokenizer.save_pretrained(args.out)
+    sft_args = (args.out, args.epochs, args.lr, args.batch_tokens, args.seed)
+    mean_loss, seconds = continue_sft(model, tokenizer, examples, *sft_args)
     report = {
         "epochs": args.epochs,
         "lr": args.lr,
-        "seconds": round(time.perf_counter() - start, 1),
+        "seconds": round(seconds, 1),
         "final_loss": round(mean_loss, 4),
         "sampled_t1": pass_rate(model, tokenizer, rows, temperature=1.0, seed=args.seed),
     }

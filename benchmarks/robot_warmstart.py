@@ -25,7 +25,6 @@ import argparse
 import json
 import random
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -110,12 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(examples)} generated robot pairs ({len(templates)} templates, seed {args.seed}) "
           f"for {args.epochs} epochs", flush=True)
 
-    start = time.perf_counter()
-    pad_id = tokenizer.pad_token_id
-    mean_loss = continue_sft(model, examples, pad_id, args.epochs, args.lr, args.batch_tokens, args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(args.out)
-    tokenizer.save_pretrained(args.out)
+    sft_args = (args.out, args.epochs, args.lr, args.batch_tokens, args.seed)
+    mean_loss, seconds = continue_sft(model, tokenizer, examples, *sft_args)
     report = {
         "tasks": len(rows),
         "pairs": len(examples),
@@ -125,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         "decontamination": decontamination_report(rows, references),
         "epochs": args.epochs,
         "lr": args.lr,
-        "seconds": round(time.perf_counter() - start, 1),
+        "seconds": round(seconds, 1),
         "final_loss": round(mean_loss, 4),
     }
     (args.out / "warmstart.json").write_text(json.dumps(report, indent=2))

@@ -340,9 +340,13 @@ def sft(model: Qwen2ForCausalLM, examples, pad_id: int, args: argparse.Namespace
                 print(f"  step {step:5d}  {elapsed:6.1f}s  epoch {epoch}  loss {curve[-1][2]:.3f}", flush=True)
 
 
-def continue_sft(model, examples, pad_id: int, epochs: int, lr: float, batch_tokens: int, seed: int) -> float:
-    """Fine-tune an existing model further (the warm starts): ``epochs`` passes at a constant ``lr``, no weight decay;
-    prints a line per epoch and returns the last epoch's mean loss (NaN without epochs). Leaves the model in eval."""
+def continue_sft(
+    model, tokenizer, examples, out: Path, epochs: int, lr: float, batch_tokens: int, seed: int
+) -> tuple[float, float]:
+    """Fine-tune an existing model further (the warm starts): ``epochs`` passes at a constant ``lr``, no weight decay,
+    a line printed per epoch; then save model and tokenizer to ``out``. Returns the last epoch's mean loss (NaN
+    without epochs) and the seconds taken. Leaves the model in eval."""
+    pad_id = tokenizer.pad_token_id
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.0)
     rng = random.Random(seed)
     model.train()
@@ -360,7 +364,10 @@ def continue_sft(model, examples, pad_id: int, epochs: int, lr: float, batch_tok
         mean_loss = sum(losses) / len(losses)
         print(f"  epoch {epoch:3d}  {time.perf_counter() - start:6.0f}s  loss {mean_loss:.3f}", flush=True)
     model.eval()
-    return mean_loss
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return mean_loss, time.perf_counter() - start
 
 
 # ------------------------------------------------------------------------------------------------------ report
