@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import os
 import statistics
@@ -33,7 +34,8 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -106,9 +108,13 @@ def _cli(args: list[str], log_dir: Path) -> tuple[subprocess.CompletedProcess, P
     return done, (metrics[-1] if metrics else None)
 
 
+def run_dir_of(out: Path, estimator: str, placement: str, seed: int) -> Path:
+    return out / f"{estimator}-{placement}-seed{seed}"
+
+
 def run_one(arm: dict, estimator: str, placement: str, seed: int, iterations: int, out: Path) -> dict:
     """One training run through the CLI; its curve, seconds per iteration and peak RSS."""
-    run_dir = out / f"{estimator}-{placement}-seed{seed}"
+    run_dir = run_dir_of(out, estimator, placement, seed)
     args = ["fit", *_run_args(arm, estimator), "--seed_everything", str(seed), "--model.reward_placement", placement]
     args += ["--model.max_iterations", str(iterations), "--trainer.default_root_dir", str(run_dir)]
     start = time.perf_counter()
@@ -155,6 +161,21 @@ def evaluate_policy(arm: dict, estimator: str, run_dir: Path, eval_dir: Path) ->
     return scores
 
 
+def _in_parallel(tasks: list[Callable[[], None]], jobs: int) -> list[str]:
+    """Run ``tasks`` ``jobs`` at a time; the messages of those that failed (a failed one does not stop the others)."""
+
+    def guarded(task: Callable[[], None]) -> str | None:
+        try:
+            task()
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr, flush=True)
+            return str(exc)
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return [message for message in pool.map(guarded, tasks) if message is not None]
+
+
 def evaluate_all(arm: dict, results: list[dict], out: Path, store: Path, jobs: int) -> None:
     """Fill in ``eval`` of every finished run that lacks it (rewriting ``store``: run no other study on ``out``
     meanwhile) and score the starting model once (``<out>/start_eval.json``)."""
@@ -162,7 +183,7 @@ def evaluate_all(arm: dict, results: list[dict], out: Path, store: Path, jobs: i
     lock = threading.Lock()
 
     def one(result: dict) -> None:
-        run_dir = out / f"{result['estimator']}-{result['placement']}-seed{result['seed']}"
+        run_dir = run_dir_of(out, result["estimator"], result["placement"], result["seed"])
         scores = evaluate_policy(arm, result["estimator"], run_dir, run_dir / "eval")
         with lock:
             result["eval"] = scores
@@ -176,13 +197,11 @@ def evaluate_all(arm: dict, results: list[dict], out: Path, store: Path, jobs: i
         start_file.write_text(json.dumps(scores, indent=2) + "\n")
         print(f"  starting model evaluated: {json.dumps(scores)}", flush=True)
 
-    todo = [r for r in results if "eval" not in r]
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(one, r) for r in todo]
-        if not start_file.exists():
-            futures.append(pool.submit(start))
-        for future in as_completed(futures):
-            future.result()
+    tasks = [functools.partial(one, r) for r in results if "eval" not in r]
+    if not start_file.exists():
+        tasks.append(start)
+    if failures := _in_parallel(tasks, jobs):
+        raise SystemExit(f"{len(failures)} of {len(tasks)} evaluations failed (finished ones are kept in {store})")
 
 
 def run_all(
@@ -192,25 +211,15 @@ def run_all(
     once. A failed run is reported and the others go on; the study then exits non-zero."""
     lock = threading.Lock()
     results: list[dict] = []
-    failures: list[str] = []
 
     def one(estimator: str, placement: str, seed: int) -> None:
-        try:
-            result = run_one(arm, estimator, placement, seed, iterations, out)
-        except RuntimeError as exc:
-            with lock:
-                failures.append(str(exc))
-            print(exc, file=sys.stderr, flush=True)
-            return
+        result = run_one(arm, estimator, placement, seed, iterations, out)
         with lock:
             results.append(result)
             with open(store, "a") as f:
                 f.write(json.dumps(result) + "\n")
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for future in as_completed([pool.submit(one, *job) for job in pending]):
-            future.result()
-    if failures:
+    if failures := _in_parallel([functools.partial(one, *job) for job in pending], jobs):
         raise SystemExit(f"{len(failures)} of {len(pending)} runs failed (finished ones are kept in {store})")
     return results
 
