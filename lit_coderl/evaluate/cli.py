@@ -106,11 +106,18 @@ def read_samples(path: Path) -> list[dict[str, Any]]:
     return samples
 
 
+def jsonl_line(row: dict[str, Any]) -> bytes:
+    """One UTF-8 JSON line for ``row``, whatever its strings hold: a lone surrogate (a program's exception message
+    can carry one) is written as its ``\\udXXX`` escape, which JSON readers read back as the same string."""
+    return (json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8", "backslashreplace")
+
+
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    """One line per row (`jsonl_line`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
+    with open(path, "wb") as f:
         for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            f.write(jsonl_line(row))
 
 
 def _parse_options(pairs: list[str], kind: str) -> dict[str, Any]:

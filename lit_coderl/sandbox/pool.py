@@ -294,8 +294,11 @@ class SandboxPool:
         """Run a robot program against a simulator the server holds (``world["kind"]``: ``robosim`` or ``roboeval``,
         plus what that world factory reads). The reply's ``done`` is the child's own account, ``robot`` the
         server's (its stdout reconstruction, trace text, robot errors raised even if caught)."""
-        job = {"mode": "robot", "robot": dict(world), "world_timeout_s": float(world_timeout_s)}
-        return self.submit(job, limits)
+        from lit_coderl.robot.runner import split_world
+
+        public, secret = split_world(dict(world))  # the world's facts travel after the fork, like MBPP+ inputs
+        job = {"mode": "robot", "robot": public, "world_timeout_s": float(world_timeout_s)}
+        return self.submit(job, limits, inputs=secret)
 
     def run_driver(self, fn, *args, **kwargs) -> Future:
         """Run a trusted driver ``fn(*args, **kwargs)`` (e.g. `lit_coderl.robot.robosim.verify_program` with a

@@ -72,15 +72,19 @@ def _robot_argument(tree: Any) -> Any:
 
 
 class _RobotSession:
-    """The server's side of a robot program: the simulator, and the trace and robot errors as it saw them."""
+    """The server's side of a robot program: the simulator, and the trace, call log and robot errors as it saw them.
+    The trace is recorded from the simulator's own events (`lit_coderl.robot.calls.TraceRecorder`), never parsed
+    from text: what the program prints (or passes to ``say``) can end the trace, never add to it."""
 
     def __init__(self, robot: Any, names: tuple[str, ...], max_chars: int) -> None:
+        from lit_coderl.robot.calls import TraceRecorder
+
         self.robot = robot
         self.names = names
         self.max_chars = max_chars
         self.stdout: list[str] = []
         self.size = 0
-        self.trace_text: list[str] = []
+        self.recorder = TraceRecorder(max_chars)
         self.robot_errors: list[str] = []
         self.calls = 0
         self.printed_at: int | None = None
@@ -93,11 +97,13 @@ class _RobotSession:
             self.size += min(room, len(text))
 
     def call(self, body: dict) -> dict:
+        from lit_coderl.robot.api import recording
+
         self.calls += 1
         printed = str(body.get("o") or "")
         self._keep(printed)
         if printed and self.printed_at is None:
-            self.printed_at = len(self.trace_text)  # the original parser stops at the program's first own line
+            self.printed_at = len(self.recorder.events)  # the original parser stops at the program's first own line
         name = body.get("m")
         capture, saved = io.StringIO(), sys.stdout
         reply: dict[str, Any]
@@ -106,9 +112,10 @@ class _RobotSession:
             if name not in self.names:
                 raise AttributeError(f"'Robot' object has no attribute {name!r}")
             args = [_robot_argument(a) for a in body.get("a") or []]
-            sys.stdout = capture  # the API prints its trace line
+            sys.stdout = capture  # the API prints its trace line (the program's view of its stdout)
             try:
-                value = getattr(self.robot, name)(*args)
+                with recording(self.recorder):
+                    value = getattr(self.robot, name)(*args)
             finally:
                 sys.stdout = saved
             reply = {"r": codec.encode_value(value)}
@@ -123,7 +130,6 @@ class _RobotSession:
         text = capture.getvalue()
         reply["t"] = text
         self._keep(text)
-        self.trace_text.append(text)
         return reply
 
     def _log(self, name: Any, args: list, value: Any, error: str | None, line: Any) -> None:
@@ -133,10 +139,11 @@ class _RobotSession:
             self.call_log.append(call_entry(str(name), args, value, error, line))
 
     def summary(self) -> dict:
-        until = "".join(self.trace_text[: self.printed_at] if self.printed_at is not None else self.trace_text)
-        return {"stdout": "".join(self.stdout), "trace_text": "".join(self.trace_text)[: self.max_chars],
-                "trace_until_print": until[: self.max_chars], "robot_errors": self.robot_errors[:100],
-                "calls": self.calls, "call_log": self.call_log}
+        from lit_coderl.robot.calls import encode_events
+
+        return {"stdout": "".join(self.stdout), "events": encode_events(self.recorder.events),
+                "printed_at": self.printed_at, "robot_errors": self.robot_errors[:100], "calls": self.calls,
+                "call_log": self.call_log}
 
 
 def _cleanup(child: int, scratch: str, isolated: bool) -> None:
@@ -266,9 +273,10 @@ def run_job(job: dict, scratch: str, isolated: bool) -> dict:
     session = None
     child_job = job
     if job["mode"] == "robot":
-        from lit_coderl.robot.runner import make_world
+        from lit_coderl.robot.runner import world_factory
 
-        program, make_robot = make_world(job["robot"])  # a factory named in WORLD_FACTORIES, never the job's code
+        # the program text from the world's public part only: its facts (the checker's truth) are not here yet
+        program, make_robot = world_factory(job["robot"])  # a factory named in WORLD_FACTORIES, never the job's code
         child_job = {**job, "code": program}
     request_r, request_w = os.pipe()
     frames_r, frames_w = os.pipe()
@@ -282,14 +290,16 @@ def run_job(job: dict, scratch: str, isolated: bool) -> dict:
     for fd in (request_r, frames_w, err_w):
         os.close(fd)
     inputs: list = []
-    if job["mode"] == "calls":  # read only now: the child was forked without them
+    reply = None
+    if job["mode"] in ("calls", "robot"):  # read only now: the child was forked without them
         received = codec.read_frame(0, MAX_JOB_FRAME)
-        inputs = received[1] if received is not None and isinstance(received[1], list) else []
-    if job["mode"] == "robot":
-        from lit_coderl.robot.harness import MAX_OUTPUT_CHARS, ROBOT_API_NAMES
-
-        session = _RobotSession(make_robot(), ROBOT_API_NAMES, MAX_OUTPUT_CHARS)
-    reply = _relay(job, limits, pid, request_w, frames_r, err_r, session, start, inputs)
+        if job["mode"] == "calls":
+            inputs = received[1] if received is not None and isinstance(received[1], list) else []
+        else:
+            secret = received[1] if received is not None and isinstance(received[1], dict) else {}
+            session, reply = _robot_session(make_robot, secret)
+    if reply is None:
+        reply = _relay(job, limits, pid, request_w, frames_r, err_r, session, start, inputs)
     for fd in (request_w, frames_r, err_r):
         try:
             os.close(fd)
@@ -301,11 +311,41 @@ def run_job(job: dict, scratch: str, isolated: bool) -> dict:
     return reply
 
 
-def _send_input(request_w: int, inputs: list, index: int) -> None:
+def _robot_session(make_robot, secret: dict) -> tuple[_RobotSession | None, dict | None]:
+    """The session of a robot job whose world's secret part is ``secret``, or the reply saying the world is bad
+    (the caller's bug; the child is killed with the rest by the cleanup)."""
+    from lit_coderl.robot.harness import MAX_OUTPUT_CHARS, ROBOT_API_NAMES
+
     try:
-        codec.write_frame(request_w, b"I", inputs[index])
-    except OSError:
-        pass  # the child is gone: its exit ends the job
+        return _RobotSession(make_robot(secret), ROBOT_API_NAMES, MAX_OUTPUT_CHARS), None
+    except Exception as exc:
+        return None, {"status": "crash", "error": f"sandbox server error: bad world: {type(exc).__name__}: {exc}"}
+
+
+class _Outbox:
+    """The server's writes to a child (robot replies, MBPP+ inputs), never blocking: what the pipe does not take
+    now waits here and goes out when the child reads (the relay polls for it), so a child that never reads its
+    replies cannot stall the server; the job's clock still runs."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pending = bytearray()
+        os.set_blocking(fd, False)
+
+    def send(self, tag: bytes, payload: Any) -> None:
+        self.pending += codec.frame(tag, payload)
+        self.flush()
+
+    def flush(self) -> None:
+        while self.pending:
+            try:
+                n = os.write(self.fd, self.pending)
+            except BlockingIOError:
+                return
+            except OSError:  # the child is gone: its exit ends the job
+                self.pending.clear()
+                return
+            del self.pending[:n]
 
 
 def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: int, session, start: float,
@@ -327,7 +367,15 @@ def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: in
     poller = select.poll()
     for fd in open_fds:
         poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    outbox = _Outbox(request_w)
+    writing = False
     while frames_r in open_fds:
+        if bool(outbox.pending) != writing:  # wait for room in the child's pipe only while something is pending
+            writing = bool(outbox.pending)
+            if writing:
+                poller.register(request_w, select.POLLOUT)
+            else:
+                poller.unregister(request_w)
         now = time.monotonic()
         limit = min(deadline, item_deadline) if item_deadline is not None else deadline
         if now >= limit:
@@ -337,6 +385,9 @@ def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: in
                      f"timed out after {float(job.get('world_timeout_s') or limits.timeout_s):g} s")
             break
         for fd, _ in poller.poll(max(0.0, limit - now) * 1000):
+            if fd == request_w:
+                outbox.flush()
+                continue
             chunk = os.read(fd, 1 << 16)
             if not chunk:
                 open_fds.discard(fd)
@@ -359,7 +410,7 @@ def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: in
                 if tag == b"L" and load is None:
                     load = body
                     if inputs and body.get("ok") and not body.get("setup_error"):
-                        _send_input(request_w, inputs, 0)
+                        outbox.send(b"I", inputs[0])
                         mark = time.monotonic()  # input 0's clock starts when the child gets it
                         if time_limits:
                             item_deadline = mark + float(time_limits[0])
@@ -373,15 +424,16 @@ def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: in
                     following = len(items)
                     item_deadline = None
                     if following < len(inputs):
-                        _send_input(request_w, inputs, following)
+                        outbox.send(b"I", inputs[following])
                         mark = time.monotonic()
                         if following < len(time_limits):
                             item_deadline = mark + float(time_limits[following])
                 elif tag == b"Q" and session is not None:
-                    try:
-                        codec.write_frame(request_w, b"A", session.call(body))
-                    except OSError:
-                        pass
+                    if outbox.pending:  # the proxy reads each reply before its next request; this program did not
+                        status, error = "crash", "robot request sent before the previous reply was read"
+                        open_fds.discard(frames_r)
+                        break
+                    outbox.send(b"A", session.call(body))
                 elif tag == b"D" and done is None:
                     done = body
     try:
