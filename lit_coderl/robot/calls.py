@@ -1,10 +1,10 @@
 """The simulator's record of a robot program's API calls: what was called, with what, what came back, from where.
 
 The RoboSim/RoboEval trace (`lit_coderl.robot.api.trace`) keeps the original harness's text format, which has no
-person for an ``ask``, no answer, no ``is_in_room`` result and no program line. The trace itself is recorded as
-structured events by the simulator's holder too (`TraceRecorder`), never parsed from text the program printed. Task checks
+person for an ``ask``, no answer, no ``is_in_room`` result and no program line. Task checks
 (`lit_coderl.robot.task_check`) and their token attribution need those, so whoever holds the simulator also keeps
-a **call log**: one plain-data entry per API call (`call_entry`), in call order.
+a **call log**: one plain-data entry per API call (`call_entry`), in call order, and records the trace itself as
+structured events (`TraceRecorder`), never parsed from text the program printed.
 
 Sandboxed (`lit_coderl.robot.runner.SandboxRunner`), the log is kept by the sandbox server, which executes every
 call on the simulator itself: the API name, arguments, result and error are what the simulator saw and did. Only

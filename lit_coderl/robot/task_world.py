@@ -8,7 +8,8 @@ first use, ``ask`` answers are drawn from the options). No membership-test mutat
 
 `draw_facts` draws a world's facts from a task spec (`lit_coderl.robot.task_spec`) in the trainer; the world dict
 ``{"kind": "taskcheck", "code", "seed", "world", "rooms", "facts"}`` travels to the sandbox, where `sandbox_world`
-builds the program from ``code`` and, once the program's process is forked, the robot from the rest. The checker (`lit_coderl.robot.task_check`) reads the same facts.
+builds the program from ``code`` and, once the program's process is forked, the robot from the rest. The checker
+(`lit_coderl.robot.task_check`) reads the same facts.
 """
 
 from __future__ import annotations
