@@ -276,7 +276,11 @@ def run_job(job: dict, scratch: str, isolated: bool) -> dict:
         from lit_coderl.robot.runner import world_factory
 
         # the program text from the world's public part only: its facts (the checker's truth) are not here yet
-        program, make_robot = world_factory(job["robot"])  # a factory named in WORLD_FACTORIES, never the job's code
+        try:
+            program, make_robot = world_factory(job["robot"])  # a factory in WORLD_FACTORIES, never the job's code
+        except Exception:
+            codec.read_frame(0, MAX_JOB_FRAME)  # the world's secret part follows the job: read it, to stay in step
+            raise
         child_job = {**job, "code": program}
     request_r, request_w = os.pipe()
     frames_r, frames_w = os.pipe()

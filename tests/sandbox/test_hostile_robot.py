@@ -315,3 +315,15 @@ def test_a_program_that_never_reads_its_replies_does_not_stall_its_server(host):
     assert seconds < 1.5, f"the flood held its server {seconds:.1f} s"
     assert honest.status == "ok" and honest.robot["calls"] == 1
     assert host.check() == []
+
+
+def test_a_bad_world_is_the_callers_error_and_the_next_job_still_gets_its_own_reply(host):
+    from lit_coderl.sandbox import Limits, SandboxPool
+
+    world = {"kind": "robosim", "code": _program('    say("hi")\n'), "seed": 0, "world": 0}
+    with SandboxPool(workers=1, limits=Limits(timeout_s=3.0, memory_mb=1024)) as pool:
+        bad = pool.submit_robot({**world, "seed": "not a number"}, 1.0).result()
+        good = pool.submit_robot(world, 1.0).result()
+    assert bad.status == "crash" and bad.error.startswith("sandbox server error: ValueError")
+    assert good.status == "ok" and good.robot["calls"] == 1 and good.robot["call_log"][0]["args"] == ["hi"]
+    assert host.check() == []
