@@ -293,7 +293,9 @@ class SandboxPool:
     def submit_robot(self, world: dict, world_timeout_s: float, limits: Limits | None = None) -> Future[RunReply]:
         """Run a robot program against a simulator the server holds (``world["kind"]``: ``robosim`` or ``roboeval``,
         plus what that world factory reads). The reply's ``done`` is the child's own account, ``robot`` the
-        server's (its stdout reconstruction, trace text, robot errors raised even if caught)."""
+        server's (its stdout reconstruction, the simulator's trace events and call log, robot errors raised even if
+        caught). The world's keys past `runner.PUBLIC_KEYS` (its facts) travel in a frame of their own, read by the
+        server only after it has forked the job's child."""
         from lit_coderl.robot.runner import split_world
 
         public, secret = split_world(dict(world))  # the world's facts travel after the fork, like MBPP+ inputs
