@@ -62,7 +62,7 @@ def test_missing_isolation_is_a_clear_error_and_the_opt_out_is_explicit(monkeypa
         SandboxPool(workers=1)
 
 
-def test_the_seccomp_filter_refuses_unix_sockets_only():
+def test_the_seccomp_filter_is_libseccomps_and_refuses_unix_sockets():
     import struct
 
     from lit_coderl.sandbox import seccomp
@@ -71,9 +71,31 @@ def test_the_seccomp_filter_refuses_unix_sockets_only():
     assert len(program) % 8 == 0
     returns = {struct.unpack("<HBBI", program[i : i + 8])[3] for i in range(0, len(program), 8)
                if struct.unpack("<HBBI", program[i : i + 8])[0] == 0x06}
-    assert returns == {seccomp.RET_ALLOW, seccomp.RET_DENY}
+    # allow, refuse (EPERM; ENOSYS for clone3) and kill the process on a foreign ABI: nothing else
+    assert returns == {seccomp.ACT_ALLOW, seccomp.act_errno(1), seccomp.act_errno(38), seccomp.ACT_KILL_PROCESS}
     code = ("import socket\nfor family in (socket.AF_UNIX, socket.AF_INET):\n    try:\n"
             "        socket.socket(family).close()\n        print(family.name, 'ok')\n    except OSError as exc:\n"
             "        print(family.name, exc.errno)\n")
     with SandboxPool(workers=1, limits=Limits(timeout_s=5, memory_mb=512)) as pool:
-        assert pool.submit_exec(code).result().stdout == "AF_UNIX 13\nAF_INET ok\n"  # EACCES; no network anyway
+        assert pool.submit_exec(code).result().stdout == "AF_UNIX 1\nAF_INET ok\n"  # EPERM; no network anyway
+
+
+def test_without_libseccomp_the_sandbox_refuses_to_start(monkeypatch):
+    """No filter, no sandbox: one line naming the library and the opt-out, never a silent unfiltered run."""
+    from lit_coderl.sandbox import seccomp
+
+    def missing(*args, **kwargs):
+        raise OSError("libseccomp.so.2: cannot open shared object file: No such file or directory")
+
+    monkeypatch.setattr(seccomp.ctypes, "CDLL", missing)
+    for cached in (seccomp._library, seccomp.filter_bytes, isolation.check_isolation):
+        cached.cache_clear()
+    try:
+        with pytest.raises(isolation.IsolationUnavailable) as raised:
+            SandboxPool(workers=1, isolation="bwrap")
+    finally:
+        monkeypatch.undo()
+        for cached in (seccomp._library, seccomp.filter_bytes, isolation.check_isolation):
+            cached.cache_clear()
+    message = str(raised.value)
+    assert "\n" not in message and "libseccomp" in message and "LIT_CODERL_SANDBOX=unisolated" in message, message
