@@ -99,3 +99,14 @@ def test_without_libseccomp_the_sandbox_refuses_to_start(monkeypatch):
             cached.cache_clear()
     message = str(raised.value)
     assert "\n" not in message and "libseccomp" in message and "LIT_CODERL_SANDBOX=unisolated" in message, message
+
+
+def test_an_isolated_server_without_the_filter_refuses_to_serve(tmp_path):
+    import subprocess
+    import sys
+
+    # no job on stdin: an isolated server's cleanup kills every process it may signal, which outside a sandbox
+    # would be this machine's
+    done = subprocess.run([sys.executable, "-c", "from lit_coderl.sandbox.server import serve\n"
+                           f"serve([], {str(tmp_path)!r}, True)"], input=b"", capture_output=True, timeout=60)
+    assert b"seccomp filter is not installed" in done.stderr and done.stdout == b"", done
