@@ -6,15 +6,16 @@ code needs:
 
 - **a foreign system-call ABI kills the process**: the i386 entry (``int 0x80``) and the x32 ABI on x86-64 (arm32
   on aarch64) would reach every system call under other numbers, past every rule below;
-- **Unix-domain sockets** (``socket``/``socketpair`` with ``AF_UNIX``): a socket file the host left in a folder the
-  sandbox sees read-only still accepts ``connect``;
+- **socket families other than IP and netlink**: ``AF_UNIX`` (a socket file the host left in a folder the sandbox
+  sees read-only still accepts ``connect``), ``AF_VSOCK`` (a virtual machine's channel to its host, which no network
+  namespace cuts) and the rest of the kernel's families;
 - **io_uring**: its ring performs socket, open and connect operations without the system calls this filter sees;
 - **state that outlives a job**: POSIX message queues (the sandbox's IPC namespace lives as long as its server) and
   the kernel keyrings (shared by every sandbox on the host, which all run as one user: 39 keys exhaust its quota);
 - **reaching other processes or the kernel**: ptrace, ``process_vm_*``, ``pidfd_getfd``, ``kcmp``, perf events,
-  bpf, userfaultfd, fanotify, mount and namespace calls (``clone`` with a namespace flag too: ``clone3`` answers
-  ``ENOSYS``, so the C library falls back to ``clone``, whose flags a filter can read), modules, kexec, reboot,
-  swap, accounting, quotas, the clock, file handles, ``personality`` changes;
+  bpf, userfaultfd, fanotify, ``modify_ldt``, mount and namespace calls (``clone`` with a namespace flag too:
+  ``clone3`` answers ``ENOSYS``, so the C library falls back to ``clone``, whose flags a filter can read), modules,
+  kexec, reboot, swap, accounting, quotas, the clock, host names, file handles, ``personality`` changes;
 - **changing the server**: limits, priority, scheduling and affinity of any process but the caller itself
   (``prlimit64``, ``setpriority``, ``sched_set*``, ``ioprio_set`` with a pid other than 0): the server and the
   jobs share a user, and the server is the job's process group.
@@ -48,7 +49,7 @@ ATTR_ACT_BADARCH = 2
 """``SCMP_FLTATR_ACT_BADARCH``: the action for a system call made through an ABI the filter does not list."""
 ATTR_CTL_OPTIMIZE = 8
 """``SCMP_FLTATR_CTL_OPTIMIZE``: 2 sorts the rules into a binary tree (fewer instructions per call)."""
-CMP_NE, CMP_EQ, CMP_MASKED_EQ = 1, 4, 7
+CMP_NE, CMP_MASKED_EQ = 1, 7
 NR_SCMP_ERROR = -1
 """What ``seccomp_syscall_resolve_name`` returns for a name libseccomp does not know."""
 
@@ -58,7 +59,16 @@ def act_errno(code: int) -> int:
     return _ACT_ERRNO | (code & 0xFFFF)
 
 
-AF_UNIX = 1
+SOCKET_FAMILIES_KEPT = {"AF_INET": 2, "AF_INET6": 10, "AF_NETLINK": 16}
+"""The socket families a job may create (in an empty network namespace): every other one is refused, ``AF_UNIX``
+(socket files in bound folders) and ``AF_VSOCK`` (a virtual machine's channel to its host, which no network
+namespace cuts) first of all."""
+FAMILY_BLOCKS = ((1, 0xFFFFFFFF), (3, 0xFFFFFFFF), (4, 0xFFFFFFFC), (8, 0xFFFFFFFE), (11, 0xFFFFFFFF),
+                 (12, 0xFFFFFFFC), (17, 0xFFFFFFFF), (18, 0xFFFFFFFE), (20, 0xFFFFFFFC), (24, 0xFFFFFFF8),
+                 (32, 0xFFFFFFE0), (64, 0xFFFFFFC0))
+"""``(value, mask)``: a family ``f`` is refused when ``f & mask == value``; together every family from 1 to 127 but
+the kept ones (the kernel knows fewer than 64). Only the low 32 bits are compared: the kernel reads an ``int``, so
+high bits a program sets must not make ``AF_UNIX`` look like another number."""
 CLONE_NAMESPACE_FLAGS = {
     "CLONE_NEWNS": 0x00020000, "CLONE_NEWCGROUP": 0x02000000, "CLONE_NEWUTS": 0x04000000,
     "CLONE_NEWIPC": 0x08000000, "CLONE_NEWUSER": 0x10000000, "CLONE_NEWPID": 0x20000000,
@@ -84,16 +94,17 @@ REFUSED = (
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "create_module",
     "get_kernel_syms", "query_module", "reboot", "swapon", "swapoff", "acct", "quotactl", "quotactl_fd",
     "settimeofday", "clock_settime", "clock_adjtime", "stime", "ioperm", "iopl", "vhangup", "nfsservctl",
-    "uselib", "ustat", "sysfs", "_sysctl", "vm86", "vm86old",
+    "uselib", "ustat", "sysfs", "_sysctl", "vm86", "vm86old", "modify_ldt", "sethostname", "setdomainname",
     # file handles: open by inode number, around the mount's view
     "name_to_handle_at", "open_by_handle_at",
 )
 """Refused outright (``EPERM``)."""
 
 ARG_RULES: tuple[tuple[str, int, int, int, int], ...] = (
-    # (system call, argument, comparison, a, b): refused when argument <comparison> (a, b) holds
-    ("socket", 0, CMP_EQ, AF_UNIX, 0),
-    ("socketpair", 0, CMP_EQ, AF_UNIX, 0),
+    # (system call, argument, comparison, a, b): refused when argument <comparison> (a, b) holds (for MASKED_EQ,
+    # a is the mask and b the value); NE on a 32-bit argument errs on the side of refusing
+    *(("socket", 0, CMP_MASKED_EQ, mask, value) for value, mask in FAMILY_BLOCKS),
+    *(("socketpair", 0, CMP_MASKED_EQ, mask, value) for value, mask in FAMILY_BLOCKS),
     *(("clone", 0, CMP_MASKED_EQ, flag, flag) for flag in CLONE_NAMESPACE_FLAGS.values()),
     ("personality", 0, CMP_NE, 0, 0),  # PER_LINUX only: no ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, ...
     ("prlimit64", 0, CMP_NE, 0, 0),  # pid: the caller only

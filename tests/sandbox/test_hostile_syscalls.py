@@ -1,10 +1,11 @@
 """Hostile programs that reach the kernel AROUND the seccomp filter or leave kernel state for later jobs: a Unix
-socket through the i386 entry (``int 0x80``), the x32 ABI and io_uring's socket operation (a host service's socket
-file in a folder the sandbox sees), POSIX message queues and keyring keys left for the next job (39 keys fill the
-quota every sandbox on the host shares), perf events, bpf, userfaultfd, ptrace of a sibling, and renicing or
-limiting the server. Each then defines ``solve()`` honestly; the machine code is written to executable memory the
-way an adversarial program would. Each program runs between two probes on a one-worker pool
-(`tests/hostile_helpers.py`); programs that leave state are followed on the same server by a job that looks for it.
+socket through the i386 entry (``int 0x80``), the x32 ABI, io_uring's socket operation and a family number with high
+bits set (a host service's socket file in a folder the sandbox sees), a vsock socket (a virtual machine's channel to
+its host), POSIX message queues and keyring keys left for the next job (39 keys fill the quota every sandbox on the
+host shares), perf events, bpf, userfaultfd, ptrace of a sibling, and renicing or limiting the server. Each then
+defines ``solve()`` honestly; the machine code is written to executable memory the way an adversarial program would.
+Each program runs between two probes on a one-worker pool (`tests/hostile_helpers.py`); programs that leave state
+are followed on the same server by a job that looks for it.
 """
 
 from __future__ import annotations
@@ -78,6 +79,23 @@ if fd >= 0:
     use_socket(fd)
 """ + HONEST, "crash", check=killed),
 ] if X86_64 else []
+
+SOCKETS = [
+    P("socket_vsock_to_the_vm_host", "network", NATIVE + """
+import _socket
+if not isinstance(attempt(_socket.socket, 40, _socket.SOCK_STREAM), BaseException):  # AF_VSOCK: never connected
+    print("SUCCEEDED creating a vsock socket")
+""" + HONEST, "pass", check=lambda r: absent(r.stdout, "SUCCEEDED")),
+    # the kernel reads the family as an int: bits above 32 must not turn AF_UNIX into a number the filter allows
+    P("socket_unix_family_high_bits", "network", NATIVE + """
+number = {"x86_64": 41, "aarch64": 198}[platform.machine()]
+libc.syscall.argtypes = [ctypes.c_long] * 4
+fd = libc.syscall(number, (1 << 32) | 1, 1, 0)
+print("socket ->", fd)
+if fd >= 0:
+    use_socket(fd)
+""" + HONEST, "pass", check=lambda r: absent(r.stdout, "REACHED")),
+]
 
 KERNEL = [
     P("io_uring_socket_op", "io_uring", NATIVE + """
@@ -189,8 +207,8 @@ if libc.syscall(NR["add_key"], b"user", (TOKEN + "-next").encode(), b"x", 1, -4)
     print("LEFT the quota exhausted")  # EDQUOT
 """ + HONEST, "pass", check=lambda r: absent(r.stdout, "LEFT"))
 
-PROGRAMS = FOREIGN_ABI + KERNEL + [MQUEUE, MQUEUE_NEXT, KEYS, KEYS_NEXT]
-CHAINS = [FOREIGN_ABI + KERNEL[:3], KERNEL[3:], [MQUEUE, MQUEUE_NEXT], [KEYS, KEYS_NEXT]]
+PROGRAMS = FOREIGN_ABI + SOCKETS + KERNEL + [MQUEUE, MQUEUE_NEXT, KEYS, KEYS_NEXT]
+CHAINS = [FOREIGN_ABI + KERNEL[:3], SOCKETS + KERNEL[3:], [MQUEUE, MQUEUE_NEXT], [KEYS, KEYS_NEXT]]
 
 
 @pytest.fixture(scope="module")
