@@ -27,8 +27,8 @@ job child inherits it before any untrusted code exists.
 
 libseccomp is reached through ``ctypes`` (its public C API: ``seccomp_init``, ``seccomp_attr_set``,
 ``seccomp_syscall_resolve_name``, ``seccomp_rule_add_array``, ``seccomp_export_bpf``, ``seccomp_release``). It is
-the OS's ``libseccomp2`` package (present wherever systemd is); where it is missing the sandbox refuses to start
-(`SeccompUnavailable`) and never runs without the filter.
+the OS's ``libseccomp2`` package (2.5 or newer; on Debian and Ubuntu ``apt`` itself depends on it); where it is
+missing or older the sandbox refuses to start (`SeccompUnavailable`) and never runs without the filter.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ ATTR_CTL_OPTIMIZE = 8
 """``SCMP_FLTATR_CTL_OPTIMIZE``: 2 sorts the rules into a binary tree (fewer instructions per call)."""
 CMP_NE, CMP_MASKED_EQ = 1, 7
 NR_SCMP_ERROR = -1
+MIN_VERSION = (2, 5)
+"""libseccomp 2.5 (2020) knows every call refused here (io_uring, ``clone3``, the new mount API)."""
 """What ``seccomp_syscall_resolve_name`` returns for a name libseccomp does not know."""
 
 
@@ -129,6 +131,12 @@ class SeccompUnavailable(IsolationUnavailable):
     """libseccomp cannot be loaded or cannot build the filter (the message names the library and the opt-out)."""
 
 
+class _Version(ctypes.Structure):
+    """``struct scmp_version``."""
+
+    _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
+
+
 class _ArgCmp(ctypes.Structure):
     """``struct scmp_arg_cmp``."""
 
@@ -145,6 +153,12 @@ def _library() -> ctypes.CDLL:
         raise SeccompUnavailable(
             f"libseccomp is not installed ({exc}): the sandbox's system-call filter needs it (Debian/Ubuntu: "
             f"`apt install libseccomp2`; Fedora: `dnf install libseccomp`). {OPT_OUT_HINT}") from None
+    lib.seccomp_version.restype = ctypes.POINTER(_Version)
+    version = lib.seccomp_version().contents
+    if (version.major, version.minor) < MIN_VERSION:
+        raise SeccompUnavailable(
+            f"libseccomp {version.major}.{version.minor}.{version.micro} is too old: the sandbox's system-call filter "
+            f"needs {MIN_VERSION[0]}.{MIN_VERSION[1]} or newer. {OPT_OUT_HINT}")
     lib.seccomp_init.restype = ctypes.c_void_p
     lib.seccomp_init.argtypes = [ctypes.c_uint32]
     lib.seccomp_release.argtypes = [ctypes.c_void_p]

@@ -80,14 +80,18 @@ def test_the_seccomp_filter_is_libseccomps_and_refuses_unix_sockets():
         assert pool.submit_exec(code).result().stdout == "AF_UNIX 1\nAF_INET ok\n"  # EPERM; no network anyway
 
 
-def test_without_libseccomp_the_sandbox_refuses_to_start(monkeypatch):
+@pytest.mark.parametrize("why", ["missing", "too old"])
+def test_without_libseccomp_the_sandbox_refuses_to_start(monkeypatch, why):
     """No filter, no sandbox: one line naming the library and the opt-out, never a silent unfiltered run."""
     from lit_coderl.sandbox import seccomp
 
     def missing(*args, **kwargs):
         raise OSError("libseccomp.so.2: cannot open shared object file: No such file or directory")
 
-    monkeypatch.setattr(seccomp.ctypes, "CDLL", missing)
+    if why == "missing":
+        monkeypatch.setattr(seccomp.ctypes, "CDLL", missing)
+    else:
+        monkeypatch.setattr(seccomp, "MIN_VERSION", (99, 0))
     for cached in (seccomp._library, seccomp.filter_bytes, isolation.check_isolation):
         cached.cache_clear()
     try:
@@ -99,6 +103,7 @@ def test_without_libseccomp_the_sandbox_refuses_to_start(monkeypatch):
             cached.cache_clear()
     message = str(raised.value)
     assert "\n" not in message and "libseccomp" in message and "LIT_CODERL_SANDBOX=unisolated" in message, message
+    assert ("too old" in message) == (why == "too old"), message
 
 
 def test_an_isolated_server_without_the_filter_refuses_to_serve(tmp_path):
