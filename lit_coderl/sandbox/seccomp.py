@@ -51,9 +51,9 @@ ATTR_CTL_OPTIMIZE = 8
 """``SCMP_FLTATR_CTL_OPTIMIZE``: 2 sorts the rules into a binary tree (fewer instructions per call)."""
 CMP_NE, CMP_MASKED_EQ = 1, 7
 NR_SCMP_ERROR = -1
+"""What ``seccomp_syscall_resolve_name`` returns for a name libseccomp does not know."""
 MIN_VERSION = (2, 5)
 """libseccomp 2.5 (2020) knows every call refused here (io_uring, ``clone3``, the new mount API)."""
-"""What ``seccomp_syscall_resolve_name`` returns for a name libseccomp does not know."""
 
 
 def act_errno(code: int) -> int:
@@ -69,8 +69,8 @@ FAMILY_BLOCKS = ((1, 0xFFFFFFFF), (3, 0xFFFFFFFF), (4, 0xFFFFFFFC), (8, 0xFFFFFF
                  (12, 0xFFFFFFFC), (17, 0xFFFFFFFF), (18, 0xFFFFFFFE), (20, 0xFFFFFFFC), (24, 0xFFFFFFF8),
                  (32, 0xFFFFFFE0), (64, 0xFFFFFFC0))
 """``(value, mask)``: a family ``f`` is refused when ``f & mask == value``; together every family from 1 to 127 but
-the kept ones (the kernel knows fewer than 64). Only the low 32 bits are compared: the kernel reads an ``int``, so
-high bits a program sets must not make ``AF_UNIX`` look like another number."""
+`SOCKET_FAMILIES_KEPT` (the kernel knows fewer than 64). Only the low 32 bits are compared: the kernel reads an
+``int``, so high bits a program sets must not make ``AF_UNIX`` look like another number."""
 CLONE_NAMESPACE_FLAGS = {
     "CLONE_NEWNS": 0x00020000, "CLONE_NEWCGROUP": 0x02000000, "CLONE_NEWUTS": 0x04000000,
     "CLONE_NEWIPC": 0x08000000, "CLONE_NEWUSER": 0x10000000, "CLONE_NEWPID": 0x20000000,

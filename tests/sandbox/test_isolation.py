@@ -73,6 +73,8 @@ def test_the_seccomp_filter_is_libseccomps_and_refuses_unix_sockets():
                if struct.unpack("<HBBI", program[i : i + 8])[0] == 0x06}
     # allow, refuse (EPERM; ENOSYS for clone3) and kill the process on a foreign ABI: nothing else
     assert returns == {seccomp.ACT_ALLOW, seccomp.act_errno(1), seccomp.act_errno(38), seccomp.ACT_KILL_PROCESS}
+    refused = {f for f in range(128) if any(f & mask == value for value, mask in seccomp.FAMILY_BLOCKS)}
+    assert set(range(1, 128)) - refused == set(seccomp.SOCKET_FAMILIES_KEPT.values())
     code = ("import socket\nfor family in (socket.AF_UNIX, socket.AF_INET):\n    try:\n"
             "        socket.socket(family).close()\n        print(family.name, 'ok')\n    except OSError as exc:\n"
             "        print(family.name, exc.errno)\n")
