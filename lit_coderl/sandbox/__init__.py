@@ -6,7 +6,7 @@ The package's files are its layers, each reviewable on its own:
 |---|---|
 | `codec.py` | protocol: size-capped frames, a data-only value codec (no pickle anywhere) |
 | `isolation.py` | the bubblewrap sandbox every server runs in (namespaces, read-only filesystem, no capabilities) |
-| `seccomp.py` | the filter bubblewrap installs: no Unix-domain sockets |
+| `seccomp.py` | the system-call filter bubblewrap installs (built by libseccomp) |
 | `limits.py`, `guard.py` | a job's rlimits; the EvalPlus-style guard (semantics, not security) |
 | `child.py` | the job child, the only process that runs untrusted code; sends data, never verdicts |
 | `server.py` | the in-sandbox server: forks children, keeps the clock, serves robot calls, cleans up |

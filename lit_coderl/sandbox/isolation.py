@@ -194,6 +194,7 @@ def check_isolation() -> None:
         f"assert os.getuid() == {SANDBOX_UID}, os.getuid()\n"
         "assert open('/proc/self/status').read().count('CapEff:\\t0000000000000000') == 1\n"
         "assert [p for p in os.listdir('/proc') if p.isdigit()] == ['1']\n"
+        "assert 'Seccomp:\\t2' in open('/proc/self/status').read(), 'no seccomp filter'\n"
         "import socket\ntry:\n    socket.socket(socket.AF_UNIX)\nexcept OSError:\n    pass\n"
         "else:\n    sys.exit('Unix sockets not filtered')\n"
         "import resource\nresource.setrlimit(resource.RLIMIT_NPROC, (1, 1))\n"

@@ -465,11 +465,28 @@ def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: in
     }
 
 
+def _filtered() -> bool:
+    """Whether this process runs under the sandbox's seccomp filter (bwrap installs it, `seccomp.py`; the children
+    inherit it): a Unix socket is refused with ``EPERM``. Checked by its effect, since a container's own filter
+    would also show in ``/proc/self/status``."""
+    import errno
+    import socket
+
+    try:
+        socket.socket(socket.AF_UNIX).close()
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return False
+
+
 def serve(preload: list[str], scratch: str, isolated: bool) -> None:
     """Main loop: one job frame at a time from stdin, one reply frame each on stdout, until stdin closes."""
     import importlib
 
     _harden()
+    if isolated and not _filtered():
+        sys.stderr.write("sandbox server: the seccomp filter is not installed; refusing to run jobs\n")
+        return
     for name in preload:
         try:
             importlib.import_module(name)
