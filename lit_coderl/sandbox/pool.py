@@ -85,6 +85,11 @@ class RunReply:
         return None
 
 
+class SandboxInfraError(RuntimeError):
+    """A job ended as `INFRA_ERROR` where the caller needs an exception (a robot driver running several worlds):
+    the machinery failed, the program has no verdict."""
+
+
 def _to_reply(data: Any) -> RunReply:
     if not isinstance(data, dict) or data.get("status") not in STATUSES:
         return RunReply(status="crash", error="sandbox server sent no valid reply", unhealthy="invalid reply")

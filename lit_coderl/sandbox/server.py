@@ -43,7 +43,8 @@ sys.path[:] = json.loads(sys.argv[1])
 try:
     from lit_coderl.sandbox.server import serve
 except BaseException as exc:
-    missing = [p for p in sys.path if not os.path.isdir(p)]
+    wanted = [*sys.path, os.path.join(sys.path[0], "lit_coderl")]  # the first entry holds the package
+    missing = [p for p in wanted if not os.path.isdir(p)]
     sys.stderr.write(f"sandbox server cannot import lit_coderl ({type(exc).__name__}: {exc}); folders of its import "
                      f"path not visible in the sandbox: {missing or 'none'}\\n")
     sys.exit(3)
