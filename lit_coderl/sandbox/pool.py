@@ -279,6 +279,8 @@ class SandboxPool:
         self._lock = threading.Lock()
         self.infra_errors = 0
         """Jobs that ended as `INFRA_ERROR` after their retry (the machinery failed; no verdict)."""
+        self.retries = 0
+        """Attempts that ended as `INFRA_ERROR` and were run again (on a fresh server)."""
         self._threads = [
             threading.Thread(target=self._worker, name=f"sandbox-worker-{i}", daemon=True) for i in range(self.workers)
         ]
@@ -396,7 +398,10 @@ class SandboxPool:
                 if not future.set_running_or_notify_cancel():
                     continue
                 try:
-                    for _attempt in range(2):  # a job that fails before its program starts runs once more, afresh
+                    for attempt in range(2):  # a job that fails before its program starts runs once more, afresh
+                        if attempt:
+                            with self._lock:
+                                self.retries += 1
                         if server is None or not server.alive():
                             if server is not None:
                                 server.close()

@@ -37,7 +37,7 @@ from lit_coderl.robot.robosim import run_world
 from lit_coderl.sandbox import SandboxPool
 with SandboxPool(workers=1) as pool:
     tests = pool.submit_tests("def add(a, b):\\n    return a + b\\n", ["assert add(1, 2) == 3"]).result()
-    run = pool.submit_exec("import numpy\\nprint('ran')").result()
+    run = pool.submit_exec("import numpy, venv_marker\\nprint(venv_marker.VALUE)").result()
     world = run_world("def task_program():\\n    say('hi')\\n", 0, 0, 5.0, SandboxRunner(pool))
 print(json.dumps([tests.status, run.status, run.stdout.strip(), run.load, world["status"]]))
 """
@@ -51,7 +51,8 @@ def _site_packages() -> str:
 
 @pytest.mark.parametrize("layout", ["tmp", "spaces", "symlinked_venv"])
 def test_jobs_run_with_the_venv_and_checkout_under_tmp(layout):
-    """A checkout and a venv in a temporary folder (the private /tmp of the sandbox once hid them: every job died)."""
+    """A checkout and a venv in a temporary folder (the private /tmp of the sandbox once hid them: every job died);
+    a job imports a module that only the venv holds."""
     root = Path(tempfile.mkdtemp(prefix="lit coderl " if layout == "spaces" else "lit_coderl_"))
     try:
         checkout = root / ("my checkout" if layout == "spaces" else "checkout")
@@ -63,6 +64,7 @@ def test_jobs_run_with_the_venv_and_checkout_under_tmp(layout):
         # this environment's packages (bubblewrap, numpy) through a .pth file, as a user's venv would hold them
         site = next((venv / "lib").glob("python*/site-packages"))
         (site / "host.pth").write_text(_site_packages() + "\n")
+        (site / "venv_marker.py").write_text("VALUE = 'ran'\n")  # a package the venv itself holds
         python = venv / "bin" / "python"
         if layout == "symlinked_venv":
             link = root / "link"
@@ -133,14 +135,14 @@ def test_a_failed_server_is_an_infra_error_not_a_crash(monkeypatch):
     assert "health check" in reply.error
     assert result.status == INFRA_ERROR and result.passed == [False, False]
     assert servers.started == 4  # each job: a server, then once more on a fresh one
-    assert pool.infra_errors == 2
+    assert (pool.infra_errors, pool.retries) == (2, 2)
 
 
 def test_an_infra_error_is_retried_once_on_a_fresh_server(monkeypatch):
     with SandboxPool(workers=1, limits=FAST) as pool:
         servers = _BrokenServers(monkeypatch, broken=1)
         result = pool.submit_tests(ADD, ADD_TESTS).result()
-    assert (result.status, servers.started, pool.infra_errors) == ("pass", 2, 0)
+    assert (result.status, servers.started, pool.infra_errors, pool.retries) == ("pass", 2, 0, 1)
 
 
 def test_reward_gives_no_score_and_fit_stops_on_the_second_iteration(monkeypatch, tiny_tokenizer):
@@ -198,32 +200,49 @@ for name in ("ctypes", "_ctypes", "ctypes.util"):
 import ctypes
 libc = ctypes.CDLL(None, use_errno=True)
 """
+_PRLIMIT = """
+class R(ctypes.Structure):
+    _fields_ = [("cur", ctypes.c_ulong), ("max", ctypes.c_ulong)]
+assert libc.prlimit(1, {which}, ctypes.byref(R({value}, {value})), None) == 0
+"""
 BREAKERS = {
     # a folder chain deeper than the recursion limit and than PATH_MAX (the recursive wipe raised RecursionError)
     "deep_folders": _LIBC + "for _ in range(3000):\n    libc.mkdir(b'd', 0o700)\n    libc.chdir(b'd')\n",
-    "prlimit_server": _LIBC + (
-        "class R(ctypes.Structure):\n    _fields_ = [('cur', ctypes.c_ulong), ('max', ctypes.c_ulong)]\n"
-        "for which, value in ((6, 1), (7, 4)):  # RLIMIT_NPROC, RLIMIT_NOFILE\n"
-        "    assert libc.prlimit(1, which, ctypes.byref(R(value, value)), None) == 0\n"),
+    "prlimit_nproc": _LIBC + _PRLIMIT.format(which=6, value=1),  # RLIMIT_NPROC: the server can fork no more
+    "prlimit_nofile": _LIBC + _PRLIMIT.format(which=7, value=4),  # RLIMIT_NOFILE: nor open a pipe
     "nice_server": _LIBC + "assert libc.setpriority(0, 1, 19) == 0\n",
     "sched_server": _LIBC + "assert libc.sched_setscheduler(1, 5, ctypes.byref(ctypes.c_int(0))) == 0\n",
 }
 
 
+ENV = ADD + """
+def env():
+    # what a job inherits from its server: nice value and scheduling policy (/proc/self/stat), hard limits
+    fields = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
+    limits = [line.split()[-3:-1] for line in open("/proc/self/limits") if line.startswith(("Max open", "Max proc"))]
+    return [fields[16], fields[38], limits]
+"""
+
+
 @NEEDS_ISOLATION
 @pytest.mark.parametrize("name", sorted(BREAKERS))
 def test_a_worker_breaking_program_changes_no_other_verdict(name):
-    """One breaking program among 16 correct ones on two workers: every correct one passes, in this iteration and
-    the next three (a broken worker used to answer every later job at once, as a crash)."""
+    """One breaking program among 16 correct ones on two workers: every correct one passes and finds the sandbox
+    it would find on a fresh worker, in this iteration and the next three (a broken worker used to fail every
+    later job at once, and a changed server passed its nice value and scheduler on to every later job)."""
     breaker = ADD + BREAKERS[name]
     with SandboxPool(workers=2, limits=FAST) as pool:
+        fresh = pool.submit_exec(ENV + "print(repr(env()))").result().stdout.strip()
+        tests = [*ADD_TESTS, f"assert env() == {fresh}"]
         for iteration in range(4):
-            codes = [ADD] * 8 + ([breaker] if iteration == 0 else [ADD]) + [ADD] * 8
-            results = [f.result() for f in [pool.submit_tests(code, ADD_TESTS) for code in codes]]
-            # the breaking program did its damage while loading and then passes its own tests: its verdict is its own
-            assert [r.status for r in results] == ["pass"] * 17, (name, iteration, [(r.status, r.error)
-                                                                                     for r in results])
-        assert pool.infra_errors == 0
+            codes = [ENV] * 8 + ([breaker] if iteration == 0 else [ENV]) + [ENV] * 8
+            results = [f.result() for f in [pool.submit_tests(code, tests) for code in codes]]
+            if iteration == 0:
+                # the breaking program did its damage while loading; its own verdict is its own
+                assert results.pop(8).passed[:2] == [True, True], name
+            assert [r.status for r in results] == ["pass"] * (16 if iteration == 0 else 17), (
+                name, iteration, [(r.status, r.error) for r in results])
+        assert (pool.infra_errors, pool.retries) == (0, 0)  # replaced before the next job, not after failing it
 
 
 @pytest.fixture
