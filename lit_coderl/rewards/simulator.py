@@ -18,7 +18,9 @@ the penalty does not grow with the length of a program-less answer).
 
 Metrics (``reward/simulator/<key>``): ``success_rate``, ``mean_pass_fraction``, ``no_program``, ``robot_errors``,
 ``python_errors``, ``timeouts``, and ``api_calls_mean`` / ``trivial_share`` (`lit_coderl.robot.program_stats`:
-programs with at most 2 robot API call sites), which show a policy shrinking to programs that cannot fail.
+programs with at most 2 robot API call sites), which show a policy shrinking to programs that cannot fail; and
+``infra_errors``, the share of samples a world of which the sandbox could not run (no score; rates are over the
+others; `lit_coderl.rewards.sandboxed`).
 
 Not reproduced from the paper: before extracting the code it replaced the tokens that the lint and grammar rewards
 had penalised by padding; here the program is the response text as generated.

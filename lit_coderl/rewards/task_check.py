@@ -25,7 +25,8 @@ Rows without a spec (e.g. Robo-Instruct) score 0 and are left out of the metrics
 ``reward_placement: eos``) is ``s`` (``fail_penalty`` without a program). Robot errors are the simulator
 reward's business: a call that raised did nothing, so it satisfies no constraint, but it is not penalised here.
 
-Metrics (``reward/<name>/<key>``): ``mean_score``, ``full_share`` (samples with every check satisfied in every
+Metrics (``reward/<name>/<key>``): ``infra_errors`` (share of samples the sandbox could not run: no score,
+`lit_coderl.rewards.sandboxed`), ``mean_score``, ``full_share`` (samples with every check satisfied in every
 world), ``checked`` (share of samples with a spec), ``api_calls_mean`` and ``trivial_share`` (programs with at most
 2 robot API call sites, `lit_coderl.robot.program_stats`).
 """

@@ -3,16 +3,17 @@
 Every sandbox server is started as::
 
     bwrap --unshare-all --disable-userns --uid 65534 --gid 65534 --cap-drop ALL --die-with-parent --new-session
-          --ro-bind /usr /usr  (and the /bin, /lib, /lib64, /sbin links)   --ro-bind <interpreter home> ...
-          --ro-bind <each sys.path folder> ...   --proc /proc --dev /dev --size N --tmpfs /tmp --chdir /tmp
-          --clearenv --setenv ...  python -I -S -c <bootstrap>
+          --ro-bind /usr /usr  (and the /bin, /lib, /lib64, /sbin links)   --proc /proc --dev /dev --size N --tmpfs /tmp
+          --ro-bind <interpreter home> ...   --ro-bind <each sys.path folder> ...   --chdir /tmp
+          --clearenv --setenv ...  python -I -S -B -c <bootstrap>
 
 so the server and every job child it forks run as an unprivileged user without capabilities, in their own user,
 mount, PID, IPC, UTS, cgroup and (empty) network namespaces, see no other process, can create no further user
 namespace, and see a read-only filesystem made of the OS libraries, the interpreter and the import path; the only
 writable place is a size-capped private ``/tmp``. The interpreter may live under a home folder only root can read
 (``/root/.pyenv``): its folder is bound read-only at the same path, and inside the sandbox the parent folders are
-fresh and traversable.
+fresh and traversable. The folders are bound after the private ``/tmp``, so one living under ``/tmp`` (a venv or
+checkout in a temporary folder) is not hidden by it.
 
 `check_isolation` runs ``bwrap ... true`` once per process; when the kernel or the installation lacks what bwrap
 needs it raises `IsolationUnavailable` naming what is missing. ``LIT_CODERL_SANDBOX=unisolated`` (or
