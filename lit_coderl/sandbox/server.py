@@ -170,13 +170,14 @@ def _cleanup(child: int, scratch: str, isolated: bool) -> list[str]:
     return left + _wipe(scratch)
 
 
-_OWN_STATE_KEYS = ("rlimits", "nice", "scheduler", "affinity", "oom_score_adj", "autogroup", "ioprio")
+_OWN_STATE_KEYS = ("rlimits", "nice", "scheduler", "affinity", "oom_score_adj", "autogroup")
 
 
 def own_state() -> dict[str, Any]:
     """What a job running as this server's user could change about the server: its rlimits (``prlimit``), nice
-    value, scheduling policy and priority, CPU affinity, I/O priority, OOM score and session's autogroup. Compared
-    after every job: a server whose state changed exits after its reply and the pool starts a fresh one."""
+    value, scheduling policy and priority, CPU affinity, OOM score and session's autogroup. Compared after every
+    job: a server whose state changed exits after its reply and the pool starts a fresh one. (Its I/O priority is
+    left out: the sandbox does its I/O on a tmpfs and pipes, which no I/O scheduler orders.)"""
     import resource
 
     state: dict[str, Any] = {
@@ -185,7 +186,6 @@ def own_state() -> dict[str, Any]:
         "nice": os.getpriority(os.PRIO_PROCESS, 0),
         "scheduler": (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority),
         "affinity": sorted(os.sched_getaffinity(0)),
-        "ioprio": _ioprio(),
     }
     for key, path in (("oom_score_adj", "/proc/self/oom_score_adj"), ("autogroup", "/proc/self/autogroup")):
         try:
@@ -194,18 +194,6 @@ def own_state() -> dict[str, Any]:
         except OSError:
             state[key] = None
     return state
-
-
-_IOPRIO_GET = {"x86_64": 252, "aarch64": 31}
-
-
-def _ioprio() -> int | None:
-    import platform
-
-    number = _IOPRIO_GET.get(platform.machine())
-    if number is None or not _libc_loaded():
-        return None
-    return int(_LIBC[0].syscall(number, 1, 0))  # IOPRIO_WHO_PROCESS, this process
 
 
 def _libc_loaded() -> bool:
@@ -401,9 +389,9 @@ def run_job(job: dict, scratch: str, isolated: bool) -> dict:
     else:
         try:
             reply = _relay(job, limits, pid, request_w, frames_r, err_r, session, start, inputs)
-        except BaseException as exc:  # noqa: B036 - the program ran (it may have starved this server): its crash
-            reply = {"status": "crash", "error": f"sandbox server failed during the program: {type(exc).__name__}",
-                     "unhealthy": f"server error during a job: {type(exc).__name__}: {exc}"}
+        except BaseException as exc:  # noqa: B036 - `serve` decides whose failure it was
+            reply = {"status": "infra_error", "error": f"sandbox server failed during the job: {type(exc).__name__}",
+                     "unhealthy": f"server error during a job: {type(exc).__name__}: {exc}", "during_program": True}
     for fd in (request_w, frames_r, err_r):
         try:
             os.close(fd)
@@ -577,10 +565,11 @@ def serve(preload: list[str], scratch: str, isolated: bool) -> None:
         except BaseException as exc:  # noqa: B036 - before the program started (bad job spec, no fork): not its score
             reply = {"status": "infra_error", "error": f"sandbox server error: {type(exc).__name__}: {exc}",
                      "unhealthy": f"server error before the program started: {type(exc).__name__}"}
-        if not reply.get("unhealthy"):
-            changed = state_change(baseline)
-            if changed:
-                reply["unhealthy"] = changed
+        changed = state_change(baseline)
+        if reply.pop("during_program", False) and changed:  # the program starved its server (say, its rlimits)
+            reply["status"], reply["error"] = "crash", f"sandbox server failed during the program: {changed}"
+        if changed and not reply.get("unhealthy"):
+            reply["unhealthy"] = changed
         try:
             codec.write_frame(1, b"R", reply)
         except OSError:

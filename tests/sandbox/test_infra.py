@@ -191,6 +191,20 @@ def test_evaluate_marks_infra_errors_and_exits_non_zero(monkeypatch, tmp_path, c
     assert "could not be run, the sandbox failed before their program started" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("kind", ["robosim", "roboeval"])
+def test_robot_evaluators_mark_infra_errors(monkeypatch, data_dir, kind):
+    from lit_coderl.evaluate import get_evaluator
+    from lit_coderl.evaluate.base import has_infra_error
+
+    with SandboxPool(workers=1, limits=FAST):
+        pass  # the probe, with healthy servers
+    _BrokenServers(monkeypatch, broken=10**6)
+    evaluator = get_evaluator(kind)(data_dir=data_dir, workers=1)
+    rows = evaluator.score([{"task_id": "StaplerDelivery_0", "solution": "def task_program():\n    say('hi')\n"}])
+    assert [has_infra_error(r) for r in rows] == [True] and rows[0]["passed"] is False
+    assert "not run (sandbox infrastructure errors, not counted): 1" in evaluator.summary(rows)
+
+
 # --- no program can break a worker ---------------------------------------------------------------------------
 
 _LIBC = """
