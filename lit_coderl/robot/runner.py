@@ -90,10 +90,14 @@ class SandboxRunner:
         self.limits = limits
 
     def __call__(self, world: dict[str, Any], timeout_s: float) -> RunResult:
+        from lit_coderl.sandbox.pool import SandboxInfraError
+
         try:
             reply = self.pool.submit_robot(world, timeout_s, self.limits).result()
-        except Exception as exc:  # the pool itself failed: a failed run, never an exception
-            return RunResult(status="error", stdout="", error=f"SandboxError: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # the pool itself failed: the machinery's failure, never the program's verdict
+            raise SandboxInfraError(f"{type(exc).__name__}: {exc}") from exc
+        if reply.infra_error:  # the world never ran: the whole program gets no verdict (the caller reports it)
+            raise SandboxInfraError(reply.error or "sandbox infrastructure error")
         return result_of_reply(reply, self.count_caught_errors)
 
 

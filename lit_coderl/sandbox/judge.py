@@ -32,7 +32,7 @@ JUDGE_MODULES = ("math", "cmath", "re", "collections", "itertools", "functools",
 """Modules a test may name; the judge binds its own (the program cannot patch them). ``np`` is numpy."""
 JUDGE_NAMES = frozenset(dir(builtins)) | frozenset(JUDGE_MODULES) | {"np"}
 
-TestStatus = Literal["pass", "fail", "error", "timeout", "memory", "crash"]
+TestStatus = Literal["pass", "fail", "error", "timeout", "memory", "crash", "infra_error"]
 
 
 @dataclass
@@ -40,7 +40,8 @@ class TestResult:
     """Outcome of `SandboxPool.submit_tests`.
 
     ``status``: ``pass`` (all tests pass), ``fail`` (the code ran, some test failed or raised), ``error`` (the code
-    itself did not compile or raised at import time), ``timeout``, ``memory`` or ``crash``. ``passed`` has one entry
+    itself did not compile or raised at import time), ``timeout``, ``memory``, ``crash`` or ``infra_error`` (the
+    sandbox failed before the program started: no verdict at all, never a failure). ``passed`` has one entry
     per test; a job that timed out or crashed passes none, whatever it reported before.
     """
 

@@ -22,6 +22,7 @@ import io
 import os
 import select
 import signal
+import stat
 import sys
 import time
 from typing import Any
@@ -37,9 +38,16 @@ KILL_GRACE_S = 0.5
 """A robot world's child gets this long past its own deadline (it reports its running line) before the kill."""
 
 BOOTSTRAP = """
-import json, sys
+import json, os, sys
 sys.path[:] = json.loads(sys.argv[1])
-from lit_coderl.sandbox.server import serve
+try:
+    from lit_coderl.sandbox.server import serve
+except BaseException as exc:
+    wanted = [*sys.path, os.path.join(sys.path[0], "lit_coderl")]  # the first entry holds the package
+    missing = [p for p in wanted if not os.path.isdir(p)]
+    sys.stderr.write(f"sandbox server cannot import lit_coderl ({type(exc).__name__}: {exc}); folders of its import "
+                     f"path not visible in the sandbox: {missing or 'none'}\\n")
+    sys.exit(3)
 serve(json.loads(sys.argv[2]), sys.argv[3], sys.argv[4] == "1")
 """
 
@@ -146,8 +154,10 @@ class _RobotSession:
                 "call_log": self.call_log}
 
 
-def _cleanup(child: int, scratch: str, isolated: bool) -> None:
-    """Kill the child and every process it left, reap them, remove IPC objects, wipe the scratch folder."""
+def _cleanup(child: int, scratch: str, isolated: bool) -> list[str]:
+    """Kill the child and every process it left, reap them, remove IPC objects, wipe the scratch folder; what was
+    left behind (then the server must not run another job)."""
+    left: list[str] = []
     if isolated:
         for _ in range(200):
             try:
@@ -158,11 +168,61 @@ def _cleanup(child: int, scratch: str, isolated: bool) -> None:
             if all(not p.isdigit() or p == "1" for p in os.listdir("/proc")):
                 break
             time.sleep(0.001)
+        else:
+            left.append("processes still running")
         _remove_sysv_ipc()
     else:
         _kill_session(child)
         _reap()
-    _wipe(scratch)
+    return left + _wipe(scratch)
+
+
+_OWN_STATE_KEYS = ("rlimits", "nice", "scheduler", "affinity", "oom_score_adj", "autogroup")
+
+
+def own_state() -> dict[str, Any]:
+    """What a job running as this server's user could change about the server: its rlimits (``prlimit``), nice
+    value, scheduling policy and priority, CPU affinity, OOM score and session's autogroup. Compared after every
+    job: a server whose state changed exits after its reply and the pool starts a fresh one. (Its I/O priority is
+    left out: the sandbox does its I/O on a tmpfs and pipes, which no I/O scheduler orders.)"""
+    import resource
+
+    state: dict[str, Any] = {
+        "rlimits": {name: resource.getrlimit(getattr(resource, name)) for name in sorted(dir(resource))
+                    if name.startswith("RLIMIT_")},
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),
+        "scheduler": (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority),
+        "affinity": sorted(os.sched_getaffinity(0)),
+    }
+    for key, path in (("oom_score_adj", "/proc/self/oom_score_adj"), ("autogroup", "/proc/self/autogroup")):
+        try:
+            with open(path) as f:
+                state[key] = f.read()
+        except OSError:
+            state[key] = None
+    return state
+
+
+def _libc_loaded() -> bool:
+    if not _LIBC:
+        try:
+            import ctypes
+
+            _LIBC.append(ctypes.CDLL(None, use_errno=True))
+        except Exception:
+            return False
+    return True
+
+
+def state_change(baseline: dict[str, Any]) -> str | None:
+    """Which of `own_state`'s entries differ from ``baseline`` (None when none does, or the check itself failed
+    in a way that says the server is broken: then that failure)."""
+    try:
+        now = own_state()
+    except BaseException as exc:  # noqa: B036 - e.g. no descriptor left to read /proc
+        return f"cannot read its own state ({type(exc).__name__}: {exc})"
+    changed = [key for key in _OWN_STATE_KEYS if now.get(key) != baseline.get(key)]
+    return f"the job changed the server's {', '.join(changed)}" if changed else None
 
 
 def _reap() -> None:
@@ -198,13 +258,8 @@ _LIBC: list = []
 
 
 def _remove_sysv_ipc() -> None:
-    if not _LIBC:
-        try:
-            import ctypes
-
-            _LIBC.append(ctypes.CDLL(None, use_errno=True))
-        except Exception:
-            return
+    if not _libc_loaded():
+        return
     libc = _LIBC[0]
     for kind, remove in (("shm", lambda i: libc.shmctl(i, 0, None)), ("sem", lambda i: libc.semctl(i, 0, 0)),
                          ("msg", lambda i: libc.msgctl(i, 0, None))):
@@ -219,29 +274,68 @@ def _remove_sysv_ipc() -> None:
                 remove(int(fields[1]))  # IPC_RMID = 0
 
 
-def _wipe(folder: str) -> None:
+def _wipe(folder: str) -> list[str]:
     """Empty ``folder``, whatever permissions or extended attributes a job set on it or below it (the server owns
-    them all; an attribute left on the folder itself would be a channel to the next job)."""
+    them all; an attribute left on the folder itself would be a channel to the next job); what could not be removed.
+
+    Iterative and relative to directory descriptors (one open at a time, up through ``..``): a job's chain of nested
+    folders deeper than the recursion limit or than ``PATH_MAX`` is removed like any other. Other filesystems mounted
+    below (the read-only folders bound under ``/tmp``) are left alone."""
+    left: list[str] = []
     try:
         for name in os.listxattr(folder):
             os.removexattr(folder, name)
-    except OSError:
-        pass
-    try:
         os.chmod(folder, 0o700)
-        entries = os.listdir(folder)
-    except OSError:
-        return
-    for entry in entries:
-        path = os.path.join(folder, entry)
-        try:
-            if os.path.isdir(path) and not os.path.islink(path):
-                _wipe(path)
-                os.rmdir(path)
-            else:
-                os.unlink(path)
-        except OSError:
-            pass
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        return [f"{folder}: {exc}"]
+    device = os.fstat(fd).st_dev
+    names: list[str] = []  # the folders we are in, below ``folder``
+    skipped: list[set[str]] = [set()]  # per level: entries that could not be removed (not retried)
+    try:
+        while True:
+            descended = False
+            with os.scandir(fd) as entries:
+                pending = [e.name for e in entries if e.name not in skipped[-1]]
+            for name in pending:
+                try:
+                    info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    if info.st_dev != device:
+                        skipped[-1].add(name)  # a mount point: not ours to empty
+                        continue
+                    if stat.S_ISDIR(info.st_mode):
+                        os.chmod(name, 0o700, dir_fd=fd)  # a folder the job made unreadable
+                        child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                        os.close(fd)
+                        fd = child
+                        names.append(name)
+                        skipped.append(set())
+                        descended = True
+                        break
+                    os.unlink(name, dir_fd=fd)
+                except OSError as exc:
+                    skipped[-1].add(name)
+                    left.append(f"{name}: {exc}")
+            if descended:
+                continue
+            if not names:
+                return left
+            # this folder is done: go up and remove it (unless something in it stayed)
+            parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            name = names.pop()
+            kept = skipped.pop()
+            if kept:
+                skipped[-1].add(name)
+                continue
+            try:
+                os.rmdir(name, dir_fd=fd)
+            except OSError as exc:
+                skipped[-1].add(name)
+                left.append(f"{name}: {exc}")
+    finally:
+        os.close(fd)
 
 
 MAX_TEXT = 100_000
@@ -303,16 +397,52 @@ def run_job(job: dict, scratch: str, isolated: bool) -> dict:
             secret = received[1] if received is not None and isinstance(received[1], dict) else {}
             session, reply = _robot_session(make_robot, secret)
     if reply is None:
-        reply = _relay(job, limits, pid, request_w, frames_r, err_r, session, start, inputs)
+        why = _start_handshake(frames_r, request_w, start + float(limits.timeout_s))
+        if why is not None:
+            reply = {"status": "infra_error", "error": f"the job's child failed before the program started: {why}"}
+        else:
+            try:
+                reply = _relay(job, limits, pid, request_w, frames_r, err_r, session, start, inputs)
+            except BaseException as exc:  # noqa: B036 - `serve` decides whose failure it was
+                reply = {"status": "infra_error",
+                         "error": f"sandbox server failed during the job: {type(exc).__name__}",
+                         "unhealthy": f"server error during a job: {type(exc).__name__}: {exc}",
+                         "during_program": True}
     for fd in (request_w, frames_r, err_r):
         try:
             os.close(fd)
         except OSError:
             pass
-    _cleanup(pid, scratch, isolated)
-    if session is not None:
+    try:
+        left = _cleanup(pid, scratch, isolated)
+    except BaseException as exc:  # noqa: B036 - whatever the job did to this server, the caller must hear of it
+        left = [f"{type(exc).__name__}: {exc}"]
+    if left:
+        reply.setdefault("unhealthy", f"cleanup after the job failed: {'; '.join(left)[:500]}")
+    if session is not None and reply["status"] != "infra_error":
         reply["robot"] = session.summary()
     return reply
+
+
+def _start_handshake(frames_r: int, request_w: int, deadline: float) -> str | None:
+    """Wait for the child's ``S`` (set up, no untrusted code run yet), tell the caller the program starts (an ``S``
+    frame on stdout: from now on a dying server is the program's doing), then let the child go; why not, or None."""
+    poller = select.poll()
+    poller.register(frames_r, select.POLLIN | select.POLLHUP | select.POLLERR)
+    if not poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
+        return "no start signal in time"
+    try:
+        received = codec.read_frame(frames_r, 64)
+    except (codec.FrameError, codec.CodecError, OSError) as exc:
+        return f"unreadable start signal ({exc})"
+    if received is None or received[0] != b"S":
+        return "it exited during its set-up"
+    codec.write_frame(1, b"S", {})
+    try:
+        codec.write_frame(request_w, b"G", {})
+    except OSError:
+        pass  # the child is gone: its exit ends the job
+    return None
 
 
 def _robot_session(make_robot, secret: dict) -> tuple[_RobotSession | None, dict | None]:
@@ -323,7 +453,9 @@ def _robot_session(make_robot, secret: dict) -> tuple[_RobotSession | None, dict
     try:
         return _RobotSession(make_robot(secret), ROBOT_API_NAMES, MAX_OUTPUT_CHARS), None
     except Exception as exc:
-        return None, {"status": "crash", "error": f"sandbox server error: bad world: {type(exc).__name__}: {exc}"}
+        # the world is the caller's data, never the program's doing: not a verdict
+        return None, {"status": "infra_error",
+                      "error": f"sandbox server error: bad world: {type(exc).__name__}: {exc}"}
 
 
 class _Outbox:
@@ -493,6 +625,7 @@ def serve(preload: list[str], scratch: str, isolated: bool) -> None:
         except Exception:  # a missing optional module only costs speed
             pass
     os.makedirs(scratch, exist_ok=True)
+    baseline = own_state()
     import gc
 
     gc.collect()
@@ -506,9 +639,17 @@ def serve(preload: list[str], scratch: str, isolated: bool) -> None:
             return
         try:
             reply = run_job(received[1], scratch, isolated)
-        except Exception as exc:  # a bad job spec (the caller's bug): say so instead of dying
-            reply = {"status": "crash", "error": f"sandbox server error: {type(exc).__name__}: {exc}"}
+        except BaseException as exc:  # noqa: B036 - before the program started (bad job spec, no fork): not its score
+            reply = {"status": "infra_error", "error": f"sandbox server error: {type(exc).__name__}: {exc}",
+                     "unhealthy": f"server error before the program started: {type(exc).__name__}"}
+        changed = state_change(baseline)
+        if reply.pop("during_program", False) and changed:  # the program starved its server (say, its rlimits)
+            reply["status"], reply["error"] = "crash", f"sandbox server failed during the program: {changed}"
+        if changed and not reply.get("unhealthy"):
+            reply["unhealthy"] = changed
         try:
             codec.write_frame(1, b"R", reply)
         except OSError:
             return
+        if reply.get("unhealthy"):
+            return  # a server a job could change is not reused: the pool starts a fresh one

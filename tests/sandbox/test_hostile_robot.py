@@ -324,6 +324,7 @@ def test_a_bad_world_is_the_callers_error_and_the_next_job_still_gets_its_own_re
     with SandboxPool(workers=1, limits=Limits(timeout_s=3.0, memory_mb=1024)) as pool:
         bad = pool.submit_robot({**world, "seed": "not a number"}, 1.0).result()
         good = pool.submit_robot(world, 1.0).result()
-    assert bad.status == "crash" and bad.error.startswith("sandbox server error: ValueError")
+    # the world is the caller's data: its failure is the machinery's, never the program's verdict
+    assert bad.status == "infra_error" and bad.error.startswith("sandbox server error: ValueError"), bad
     assert good.status == "ok" and good.robot["calls"] == 1 and good.robot["call_log"][0]["args"] == ["hi"]
     assert host.check() == []
