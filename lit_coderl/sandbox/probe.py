@@ -40,7 +40,7 @@ def _fail(what: str, detail: str) -> SandboxBroken:
 def check_reward_path(isolated: bool, preload: tuple[str, ...]) -> None:
     """Run one unit-test job and one robot job on a fresh server (once per process and setting); `SandboxBroken`
     naming what failed."""
-    from lit_coderl.robot.runner import result_of_reply
+    from lit_coderl.robot.runner import result_of_reply, split_world
     from lit_coderl.sandbox import judge
     from lit_coderl.sandbox.pool import _Server
 
@@ -48,8 +48,9 @@ def check_reward_path(isolated: bool, preload: tuple[str, ...]) -> None:
     plan = judge.plan_tests(["assert add(1, 2) == 3"], _PROGRAM)
     tests_job = {"mode": "holes", "code": _PROGRAM, "setup": "", "holes": plan.holes, "fallback": plan.fallback,
                  "limits": limits}
-    world = {"kind": "robosim", "code": _ROBOT, "seed": 0, "world": 0}
-    robot_job = {"mode": "robot", "robot": world, "world_timeout_s": 10.0, "limits": limits}
+    # as `SandboxPool.submit_robot` sends it: the world's facts in a frame of their own, read after the fork
+    public, secret = split_world({"kind": "robosim", "code": _ROBOT, "seed": 0, "world": 0})
+    robot_job = {"mode": "robot", "robot": public, "world_timeout_s": 10.0, "limits": limits}
     try:
         server = _Server(preload, isolated, stderr=subprocess.PIPE)
     except OSError as exc:
@@ -59,7 +60,7 @@ def check_reward_path(isolated: bool, preload: tuple[str, ...]) -> None:
         result = judge.test_result(plan, reply)
         if result.status != "pass":
             raise _fail("a passing unit-test program did not pass", f"{result.status}: {result.error}")
-        reply = server.run(robot_job, PROBE_WAIT_S)
+        reply = server.run(robot_job, PROBE_WAIT_S, inputs=secret)
         run = result_of_reply(reply)
         calls = [c.get("api") for c in run.calls or [] if isinstance(c, dict)]
         if run.status != "ok" or "say" not in calls:

@@ -252,8 +252,9 @@ def test_a_worker_breaking_program_changes_no_other_verdict(name):
             codes = [ENV] * 8 + ([breaker] if iteration == 0 else [ENV]) + [ENV] * 8
             results = [f.result() for f in [pool.submit_tests(code, tests) for code in codes]]
             if iteration == 0:
-                # the breaking program did its damage while loading; its own verdict is its own
-                assert results.pop(8).passed[:2] == [True, True], name
+                # its own verdict is its own: the seccomp filter refuses the call aimed at PID 1 (the program's
+                # assert fails), or the server notices the change and is replaced before the next job
+                assert results.pop(8).status in ("pass", "fail", "error"), name
             assert [r.status for r in results] == ["pass"] * (16 if iteration == 0 else 17), (
                 name, iteration, [(r.status, r.error) for r in results])
         assert (pool.infra_errors, pool.retries) == (0, 0)  # replaced before the next job, not after failing it
