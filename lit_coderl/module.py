@@ -16,7 +16,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from lit_coderl import checkpoints, ppo
+from lit_coderl import checkpoints, ppo, ranks
 from lit_coderl.data.prompts import render_prompt
 from lit_coderl.iteration import (
     as_options,
@@ -61,6 +61,9 @@ class CodeRLModule(L.LightningModule):
             chunk: a logits processor whose change ``constrain_logits`` does not mirror makes the two differ, and the
             run then warns and recomputes. ``recompute``: a second forward over prompt + response (TRL's way); the two
             differ by rounding only (KV-cache vs full-sequence attention).
+        sampler_check_every: With ``old_logprobs: sampler``, re-check the sampler's log-probs against training's every
+            this many iterations (and at the first); the measured gap is logged as ``policy/sampler_logprob_gap``.
+            The threshold follows the run's precision (`sampler_gap_threshold`); 0 checks only once.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class CodeRLModule(L.LightningModule):
         max_prompts: int | None = None,
         forward_batch_size: int = 16,
         old_logprobs: Literal["sampler", "recompute"] = "sampler",
+        sampler_check_every: int = 50,
     ) -> None:
         super().__init__()
         hparams = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
@@ -98,7 +102,10 @@ class CodeRLModule(L.LightningModule):
         if old_logprobs not in ("sampler", "recompute"):
             raise ValueError(f"old_logprobs must be 'sampler' or 'recompute', got {old_logprobs!r}")
         self.old_logprobs = old_logprobs
-        self._sampler_checked = False
+        self.sampler_check_every = sampler_check_every
+        self._sampler_gap: float | None = None
+        """The last measured gap between the sampler's and training's log-probs (nats/token)."""
+        self._val_sums: dict[str, list[float]] = {}
         self.last_iteration: dict | None = None
         """The last iteration's rollout, per-component scores, weights and per-token rewards (for callbacks)."""
 
@@ -140,6 +147,13 @@ class CodeRLModule(L.LightningModule):
             per_iteration = self.trainer.datamodule.batch_size * self.trainer.world_size
             self.max_iterations = math.ceil(self.max_prompts / per_iteration)
         refuse_zero3(self.trainer.strategy if self._trainer is not None else None)
+        if self._trainer is None:
+            return
+        # every rank samples its own responses (and simulator worlds): one stream per rank, from the run's seed
+        ranks.seed_rank(ranks.run_seed(), self.trainer.global_rank)
+        # the base model's identity, before any checkpoint can overwrite a weight (DeepSpeed restores in setup)
+        checkpoints.base_identity(self, self.model_options.name_or_path)
+        checkpoints.check_before_restore(self.trainer.strategy, self)
 
     def on_train_start(self) -> None:
         if self._rng_to_restore is not None:
@@ -203,12 +217,37 @@ class CodeRLModule(L.LightningModule):
         counters |= {"train/nonfinite_rewards": self.nonfinite_rewards, "lr": self.optimizers().param_groups[0]["lr"]}
         metrics = iteration_metrics(rollout, components, scores, t, values, mask, self.ppo, timings, counters)
         metrics |= update_stats
+        if self._sampler_gap is not None:  # the check's measurement (0 would only say training reused the sampler's)
+            metrics["policy/sampler_logprob_gap"] = self._sampler_gap
+        metrics = self._global_metrics(metrics, rollout, t, values, mask)
         self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=rollout.batch_size)
         self.log("reward", metrics["reward/total"], prog_bar=True, on_step=True, batch_size=rollout.batch_size)
         self.log("kl", metrics["objective/kl"], prog_bar=True, on_step=True, batch_size=rollout.batch_size)
         kl_reward, rewards = (-reward_kl_coef(self.ppo) * t.kl).cpu(), t.rewards.detach().cpu()
         self.last_iteration = {"rollout": rollout, "scores": scores, "weights": weights}
         self.last_iteration |= {"kl_reward": kl_reward, "rewards": rewards}
+
+    def _global_metrics(self, metrics: dict, rollout: Rollout, t, values, mask) -> dict[str, float]:
+        """The iteration's metrics over every rank's samples (`ranks.combine`): means weighted by samples, or by
+        tokens for per-token ones (losses by the tokens or sequences the loss aggregates over), counts summed, times
+        the slowest rank's; the critic's explained variance from every rank's sums."""
+        if self._trainer is None or self.trainer.world_size == 1:
+            return metrics
+        weights = {"samples": float(rollout.batch_size), "tokens": float(mask.sum())}
+        weights["loss"] = float(ppo.aggregation_count(t.loss_mask, self.ppo.loss_aggregation))
+        sums = None
+        if values is not None:
+            residual = t.returns - values
+            sums = [float(x) for x in (mask.sum(), (t.returns * mask).sum(), (t.returns**2 * mask).sum(),
+                                       (residual * mask).sum(), (residual**2 * mask).sum())]  # fmt: skip
+        per_rank = ranks.gather((metrics, weights, sums))
+        out = ranks.combine([(m, w) for m, w, _ in per_rank], _metric_weight)
+        if sums is not None:
+            n, r, r2, d, d2 = (sum(s[i] for _, _, s in per_rank if s) for i in range(5))
+            var_returns = r2 / max(n, 1) - (r / max(n, 1)) ** 2
+            var_residual = d2 / max(n, 1) - (d / max(n, 1)) ** 2
+            out["val/vf_explained_var"] = 1.0 - var_residual / var_returns if var_returns > 0 else float("nan")
+        return out
 
     def rollout(self, batch: list[dict], options: GenerationOptions, with_values: bool = False) -> Rollout:
         """Render prompts, sample responses from the current policy (the trainer's rank-local batch); with
@@ -222,21 +261,37 @@ class CodeRLModule(L.LightningModule):
         )  # fmt: skip
 
     def _sampler_logprobs_are_trainings(self, rollout: Rollout) -> bool:
-        """Once per run: the sampler's log-probs of a chunk against training's recomputation. A gap above 1e-3
-        nats/token (a processor that ``constrain_logits`` does not mirror) switches the run to ``recompute``."""
-        if self._sampler_checked:
-            return self.old_logprobs == "sampler"
-        self._sampler_checked = True
+        """At the first iteration and every ``sampler_check_every``: the sampler's log-probs of a chunk against
+        training's recomputation, in the run's precision. A gap above `sampler_gap_threshold` (a logits processor
+        that ``constrain_logits`` does not mirror, or numerics worse than the precision explains) switches the run
+        to ``recompute``; the measured gap is logged."""
+        if self.old_logprobs != "sampler":
+            return False
+        every = self.sampler_check_every
+        due = self._sampler_gap is None or (every > 0 and self.iteration % every == 0)
+        if not due:
+            return True
         idx = slice(0, self.forward_batch_size)
         with torch.no_grad():
             logits, _ = self._forward(rollout, idx)
         chunk_mask = rollout.response_mask[idx].to(self.device)
         training = ppo.logprobs_from_logits(logits, rollout.response_ids[idx].to(self.device))
         gap = float(ppo.masked_mean((training - rollout.sampler_logprobs[idx].to(self.device)).abs(), chunk_mask))
-        if not all_ranks_true(self, gap <= 1e-3):  # every rank takes the same path
+        self._sampler_gap = gap
+        dtype = compute_dtype(self)
+        threshold = sampler_gap_threshold(dtype)
+        if not all_ranks_true(self, gap <= threshold):  # every rank takes the same path
+            processors = [c.name for c in self.reward_components if c.logits_processor(self.tokenizer) is not None]
+            cause = (
+                f"the logits processors of {', '.join(processors)} change the sampling distribution in a way their "
+                "constrain_logits does not repeat in training"
+                if processors
+                else f"no logits processor is active, so the model's own numerics in {dtype} (KV-cache vs "
+                "full-sequence attention) differ more than that precision explains"
+            )
             warnings.warn(
-                f"the sampler's log-probs differ from training's by {gap:.3g} nats/token (a logits processor whose "
-                "change constrain_logits does not mirror?): PPO recomputes its old log-probs from now on",
+                f"the sampler's log-probs differ from training's by {gap:.3g} nats/token (threshold {threshold:.3g} "
+                f"for {dtype}); likely cause: {cause}. PPO recomputes its old log-probs from now on",
                 stacklevel=1,
             )
             self.old_logprobs = "recompute"
@@ -328,6 +383,8 @@ class CodeRLModule(L.LightningModule):
         self._evaluate_batch(batch, "test")
 
     def _evaluate_batch(self, batch: list[dict], stage: str) -> None:
+        """Greedy answers to this rank's prompts, scored; sums and counts are kept until the epoch ends
+        (`_log_evaluation`), where every rank's are added up: each held-out prompt counts once."""
         greedy = GenerationOptions(**{**vars(self.generation), "temperature": 0.0, "samples_per_prompt": 1})
         rollout = self.rollout(batch, greedy)
         components = self.reward_components
@@ -335,12 +392,39 @@ class CodeRLModule(L.LightningModule):
             component.submit(rollout)
         per_seq = {name: s.sum(1) for name, s in self._score(rollout, components)[0].items()}
         total = sum((c.weight * per_seq[c.name] for c in components), torch.zeros(rollout.batch_size))
-        for name, values in per_seq.items():
-            self.log(f"{stage}/reward/{name}/mean", float(values.mean()), batch_size=rollout.batch_size)
+        n = float(rollout.batch_size)
+        sums = {f"{stage}/reward/{name}/mean": float(values.sum()) for name, values in per_seq.items()}
         for component in components:  # pass rate, success rate, ...: batch means, so weighted by batch size
             for key, value in component.metrics().items():
-                self.log(f"{stage}/reward/{component.name}/{key}", float(value), batch_size=rollout.batch_size)
-        self.log(f"{stage}/reward/total", float(total.mean()), prog_bar=True, batch_size=rollout.batch_size)
+                sums[f"{stage}/reward/{component.name}/{key}"] = float(value) * n
+        sums[f"{stage}/reward/total"] = float(total.sum())
+        for key, value in sums.items():
+            acc = self._val_sums.setdefault(key, [0.0, 0.0])
+            acc[0], acc[1] = acc[0] + value, acc[1] + n
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_sums = {}
+
+    def on_test_epoch_start(self) -> None:
+        self._val_sums = {}
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_evaluation()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_evaluation()
+
+    def _log_evaluation(self) -> None:
+        """Every rank's sums and prompt counts added up: the means over all held-out prompts, each once."""
+        totals: dict[str, list[float]] = {}
+        for rank_sums in ranks.gather(self._val_sums):
+            for key, (value, count) in rank_sums.items():
+                acc = totals.setdefault(key, [0.0, 0.0])
+                acc[0], acc[1] = acc[0] + value, acc[1] + count
+        for key, (value, count) in sorted(totals.items()):
+            # identical on every rank already: no further reduction
+            self.log(key, value / max(count, 1.0), prog_bar=key.endswith("/reward/total"), rank_zero_only=False)
+        self._val_sums = {}
 
     # -----------------------------------------------------------------------------------------------------------------
     # checkpoints: iteration counter and RNG state, so a resumed run continues exactly
@@ -354,3 +438,32 @@ class CodeRLModule(L.LightningModule):
         for key in ("iteration", "skipped_updates", "nonfinite_rewards"):
             setattr(self, key, state.get(key, 0))
         self._rng_to_restore = state.get("rng")
+
+
+def _metric_weight(key: str) -> str:
+    """Which count a metric's mean is weighted by across ranks (`ranks.combine`)."""
+    if key.startswith(("loss/", "policy/clipfrac", "policy/approxkl", "val/ratio", "val/clipfrac")):
+        return "loss"
+    if key.startswith(("policy/entropy_avg", "policy/sampler_logprob_gap")):
+        return "tokens"
+    return "samples"
+
+
+def compute_dtype(module) -> torch.dtype:
+    """The least precise of the trainer's precision (``bf16-mixed``, ``16-mixed``, ...) and the policy's weights
+    (DeepSpeed's bf16 engine casts them): the precision the log-probs are computed in."""
+    dtypes = [next(module.net.policy.parameters()).dtype]
+    precision = str(module.trainer.precision) if module._trainer is not None else ""
+    if precision.startswith("bf16"):
+        dtypes.append(torch.bfloat16)
+    elif precision.startswith("16"):
+        dtypes.append(torch.float16)
+    return max(dtypes, key=lambda d: torch.finfo(d).eps if d.is_floating_point else 0.0)
+
+
+def sampler_gap_threshold(dtype: torch.dtype) -> float:
+    """Largest mean gap (nats/token) between the sampler's and training's log-probs that rounding explains: 1e-3,
+    or two machine epsilons of ``dtype`` where that is more (bfloat16: 0.0156; measured bf16 gaps are ~4e-3 on
+    Qwen2.5-Coder-shaped models, fp32 ~5e-7). A logits processor that training does not repeat moves whole tokens'
+    probabilities, far above either."""
+    return max(1e-3, 2.0 * torch.finfo(dtype).eps)

@@ -29,6 +29,17 @@ class SandboxedReward(RewardComponent):
             self._pool = SandboxPool(workers=self.workers, limits=self.limits, reuse_workers=self.reuse_workers)
         return self._pool
 
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        """Per process of a multi-process run: the node's cores shared among its ranks' pools (unless ``workers``
+        is set), and simulator worlds seeded per rank (rank 0 keeps ``seed``; `ranks.rank_seed`)."""
+        from lit_coderl.ranks import local_world_size, rank_seed, sandbox_workers
+
+        if self.workers is None:
+            self.workers = sandbox_workers(local_world_size(trainer))
+        if hasattr(self, "seed"):
+            self._run_seed = getattr(self, "_run_seed", self.seed)
+            self.seed = rank_seed(self._run_seed, trainer.global_rank)
+
     def started(self) -> SandboxPool:
         """The pool, for a new batch: says so every time it runs without kernel isolation (explicit opt-out)."""
         pool = self.pool
