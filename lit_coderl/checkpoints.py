@@ -153,6 +153,27 @@ def check_before_restore(strategy, module) -> None:
 
     strategy.load_checkpoint = checked_load
     strategy._lit_coderl_checks_base = True
+    if deepspeed:
+        save = strategy.save_checkpoint
+
+        def trained_only_save(*args, **kwargs):
+            # DeepSpeed's exclude_frozen_parameters misses frozen weights tied to another (a tied LM head: 233M
+            # parameters at 1.5B): the module's state_dict itself leaves them out while DeepSpeed saves
+            module._lit_coderl_trained_only = True
+            try:
+                return save(*args, **kwargs)
+            finally:
+                module._lit_coderl_trained_only = False
+
+        strategy.save_checkpoint = trained_only_save
+
+
+def drop_frozen_hook(module, state_dict, prefix, local_metadata) -> None:
+    """A ``state_dict`` post-hook: while ``module._lit_coderl_trained_only`` is set, only trained weights remain."""
+    if getattr(module, "_lit_coderl_trained_only", False):
+        trained = {prefix + name for name in trainable_names(module)}
+        for key in [k for k in state_dict if k not in trained]:
+            del state_dict[key]
 
 
 def get_rng_state() -> dict:

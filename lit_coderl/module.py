@@ -120,6 +120,7 @@ class CodeRLModule(L.LightningModule):
         self.nonfinite_rewards = 0
         """Reward entries that were NaN/inf and were replaced by 0."""
         self._rng_to_restore: dict | None = None
+        self._register_state_dict_hook(checkpoints.drop_frozen_hook)  # DeepSpeed saves (`check_before_restore`)
 
     # -----------------------------------------------------------------------------------------------------------------
     # optimizer

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -22,11 +23,13 @@ def main(path: str) -> int:
     rank = os.environ.get("RANK", "0")
     failed = 0
     for run in runs:
+        start = time.perf_counter()
         try:
             cli(run["args"])
         except BaseException:  # noqa: BLE001 - SystemExit from the CLI included: recorded, the next run goes on
             failed += 1
             Path(run["root"], f"error.rank{rank}.txt").write_text(traceback.format_exc())
+        Path(run["root"], f"seconds.rank{rank}.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
     return 1 if failed else 0
 
 
