@@ -10,6 +10,7 @@ import dataclasses
 import math
 import time
 import warnings
+from contextlib import contextmanager
 from typing import Literal
 
 import lightning as L
@@ -34,6 +35,7 @@ from lit_coderl.optim import all_ranks_true, build_optimizer, clip_gradients, lr
 from lit_coderl.ppo import PPOConfig
 from lit_coderl.rewards.base import RewardComponent, score_components
 from lit_coderl.rollout import GenerationOptions, Rollout, generate
+from lit_coderl.sampler_check import compute_dtype, sampler_gap_threshold
 
 
 class CodeRLModule(L.LightningModule):
@@ -175,35 +177,35 @@ class CodeRLModule(L.LightningModule):
         components = self.reward_components
 
         from_sampler = self.old_logprobs == "sampler"
-        with timed(timings, "generate"):
+        with self._phase(timings, "generate"):
             rollout = self.rollout(batch, self.generation, with_values=from_sampler)
         for component in components:
             component.submit(rollout)  # slow checkers (sandboxed execution) run while we do the forwards below
 
         mask = rollout.response_mask.to(self.device)
         from_sampler = from_sampler and self._sampler_logprobs_are_trainings(rollout)
-        with timed(timings, "values"):
+        with self._phase(timings, "values"):
             if from_sampler:
                 old_logprobs, values, entropy = sampler_logprobs_values_entropy(
                     self.net, rollout, self.forward_batch_size, self.device
                 )
             else:
                 old_logprobs, values, entropy = self._logprobs_and_values(rollout, reference=False)
-        with timed(timings, "ref_logprobs"):
+        with self._phase(timings, "ref_logprobs"):
             with self.net.reference_context():
                 ref_logprobs, _, _ = self._logprobs_and_values(rollout, reference=True)
         rollout.logprobs, rollout.ref_logprobs, rollout.values = old_logprobs, ref_logprobs, values
 
-        with timed(timings, "reward"):
+        with self._phase(timings, "reward"):
             scores, sequence_scores = self._score(rollout, components)
-        with timed(timings, "gae"):
+        with self._phase(timings, "gae"):
             weights = {c.name: c.weight for c in components}
             t = assemble_rewards(
                 scores, sequence_scores, weights, mask, old_logprobs, ref_logprobs, values, rollout.ended, self.ppo,
                 self.reward_placement, rollout.group_ids,
             )  # fmt: skip
 
-        with timed(timings, "update"):
+        with self._phase(timings, "update"):
             update_stats = self._ppo_update(rollout, old_logprobs, values, ref_logprobs, t)
         # the policy's mean token entropy on this rollout, measured once (not in every minibatch)
         update_stats["policy/entropy_avg"] = float(ppo.masked_mean(entropy, mask))
@@ -212,6 +214,7 @@ class CodeRLModule(L.LightningModule):
         scheduler = self.lr_schedulers()
         if scheduler is not None:
             scheduler.step()
+        _synchronize(self.device)
         timings["step"] = time.perf_counter() - step_start
 
         counters = {"iteration": self.iteration, "train/skipped_updates": self.skipped_updates}
@@ -228,6 +231,15 @@ class CodeRLModule(L.LightningModule):
         self.last_iteration = {"rollout": rollout, "scores": scores, "weights": weights}
         self.last_iteration |= {"kl_reward": kl_reward, "rewards": rewards}
 
+    @contextmanager
+    def _phase(self, timings: dict[str, float], phase: str):
+        """`timed`, synchronised with the GPU at both ends: CUDA kernels run asynchronously, and an unsynchronised
+        clock would book a phase's kernels to whichever phase next waits for them."""
+        _synchronize(self.device)
+        with timed(timings, phase):
+            yield
+            _synchronize(self.device)
+
     def _global_metrics(self, metrics: dict, rollout: Rollout, t, values, mask) -> dict[str, float]:
         """The iteration's metrics over every rank's samples (`ranks.combine`): means weighted by samples, or by
         tokens for per-token ones (losses by the tokens or sequences the loss aggregates over), counts summed, times
@@ -242,7 +254,7 @@ class CodeRLModule(L.LightningModule):
             sums = [float(x) for x in (mask.sum(), (t.returns * mask).sum(), (t.returns**2 * mask).sum(),
                                        (residual * mask).sum(), (residual**2 * mask).sum())]  # fmt: skip
         per_rank = ranks.gather((metrics, weights, sums))
-        out = ranks.combine([(m, w) for m, w, _ in per_rank], _metric_weight)
+        out = ranks.combine([(m, w) for m, w, _ in per_rank], ranks.metric_weight)
         if sums is not None:
             n, r, r2, d, d2 = (sum(s[i] for _, _, s in per_rank if s) for i in range(5))
             var_returns = r2 / max(n, 1) - (r / max(n, 1)) ** 2
@@ -441,30 +453,6 @@ class CodeRLModule(L.LightningModule):
         self._rng_to_restore = state.get("rng")
 
 
-def _metric_weight(key: str) -> str:
-    """Which count a metric's mean is weighted by across ranks (`ranks.combine`)."""
-    if key.startswith(("loss/", "policy/clipfrac", "policy/approxkl", "val/ratio", "val/clipfrac")):
-        return "loss"
-    if key.startswith(("policy/entropy_avg", "policy/sampler_logprob_gap")):
-        return "tokens"
-    return "samples"
-
-
-def compute_dtype(module) -> torch.dtype:
-    """The least precise of the trainer's precision (``bf16-mixed``, ``16-mixed``, ...) and the policy's weights
-    (DeepSpeed's bf16 engine casts them): the precision the log-probs are computed in."""
-    dtypes = [next(module.net.policy.parameters()).dtype]
-    precision = str(module.trainer.precision) if module._trainer is not None else ""
-    if precision.startswith("bf16"):
-        dtypes.append(torch.bfloat16)
-    elif precision.startswith("16"):
-        dtypes.append(torch.float16)
-    return max(dtypes, key=lambda d: torch.finfo(d).eps if d.is_floating_point else 0.0)
-
-
-def sampler_gap_threshold(dtype: torch.dtype) -> float:
-    """Largest mean gap (nats/token) between the sampler's and training's log-probs that rounding explains: 1e-3,
-    or two machine epsilons of ``dtype`` where that is more (bfloat16: 0.0156; measured bf16 gaps are ~4e-3 on
-    Qwen2.5-Coder-shaped models, fp32 ~5e-7). A logits processor that training does not repeat moves whole tokens'
-    probabilities, far above either."""
-    return max(1e-3, 2.0 * torch.finfo(dtype).eps)
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -144,3 +144,12 @@ def shard(rows: list, rank: int, world: int) -> list:
     """Rank ``rank``'s share of ``rows``: every ``world``-th row from its own, so each row is on exactly one rank
     (no padding duplicates, unlike ``DistributedSampler``; ranks may hold one row more or less)."""
     return rows[rank::world]
+
+
+def metric_weight(key: str) -> str:
+    """Which count a metric's mean is weighted by across ranks (`ranks.combine`)."""
+    if key.startswith(("loss/", "policy/clipfrac", "policy/approxkl", "val/ratio", "val/clipfrac")):
+        return "loss"
+    if key.startswith(("policy/entropy_avg", "policy/sampler_logprob_gap")):
+        return "tokens"
+    return "samples"

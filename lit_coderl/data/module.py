@@ -9,6 +9,7 @@ from functools import lru_cache
 import lightning as L
 from torch.utils.data import DataLoader, IterableDataset
 
+from lit_coderl import ranks
 from lit_coderl.data.base import TaskRow, TaskSource
 
 
@@ -126,7 +127,7 @@ class CodeRLDataModule(L.LightningDataModule):
             return []
         # this rank's share, each row on exactly one rank (Lightning's DistributedSampler would pad with duplicates)
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
-        shard = ShardBatches(rows[rank::world], self.val_batch_size)
+        shard = ShardBatches(ranks.shard(rows, rank, world), self.val_batch_size)
         return DataLoader(shard, batch_size=None, collate_fn=_keep_rows, num_workers=0)
 
     def test_dataloader(self) -> DataLoader:

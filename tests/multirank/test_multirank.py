@@ -2,8 +2,8 @@
 
 Each overlay runs as shipped (``configs/strategies/*.yaml``), with a small CPU adaptation on top (accelerator cpu,
 2 devices, gloo; DeepSpeed through `tests.cpu_deepspeed.CPUDeepSpeedStrategy`, which only lifts Lightning's CUDA
-checks). One ``torchrun`` launch per strategy runs every case in sequence (`driver.py`), so the suite pays the
-imports once per strategy:
+checks). One ``torchrun`` launch runs every case in sequence (`driver.py`), so the suite pays the imports and the
+process group once:
 
 - DeepSpeed: the ``head``, ``adapter`` and ``model`` critics and ``grpo``, 2 iterations each with a checkpoint per
   iteration, each resumed from iteration 1; then a resume on another base model, which must be refused.
@@ -29,6 +29,9 @@ import yaml
 
 from lit_coderl.cli import main
 from tests.test_module import REPO_ROOT, write_config
+
+# one 2-process launch runs every case (minutes on a busy 2-core machine): above the suite's per-test default
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 STRATEGIES = REPO_ROOT / "lit_coderl" / "configs" / "strategies"
 PER_RANK = 2
@@ -95,7 +98,7 @@ def _launch(tmp: Path, name: str, runs: list[dict]) -> subprocess.CompletedProce
            "OMP_NUM_THREADS": "1", "LIT_CODERL_DEBUG": "1"}  # fmt: skip
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     command += [str(REPO_ROOT / "tests" / "multirank" / "driver.py"), str(plan)]
-    return subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True, timeout=1500)
 
 
 def _fit(config: Path, overlay: Path, *more: str) -> list[str]:
@@ -133,33 +136,47 @@ def other_model_dir(tmp_path_factory, random_model_dir) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def deepspeed_runs(tmp_path_factory, random_model_dir, other_model_dir):
-    tmp = tmp_path_factory.mktemp("deepspeed")
-    runs, overlay = _plan(tmp, random_model_dir, "deepspeed_zero2", ["head", "adapter", "model", "grpo"])
-    # last: resuming the head run on another base model must be refused before DeepSpeed loads any weight
+def _deepspeed_plan(tmp: Path, model_dir: Path, other_model_dir: Path) -> list[dict]:
+    runs, overlay = _plan(tmp, model_dir, "deepspeed_zero2", ["head", "adapter", "model", "grpo"])
+    # resuming the head run on another base model must be refused before DeepSpeed loads any weight
     wrong = tmp / "deepspeed_zero2" / "other-base"
     config = _case(wrong, other_model_dir, "head", PER_RANK)
     ckpt = tmp / "deepspeed_zero2" / "head" / "ckpt" / "iter-1.ckpt"
-    runs.append({"args": _fit(config, overlay, "--ckpt_path", str(ckpt)), "root": str(wrong)})
-    done = _launch(tmp, "deepspeed", runs)
-    return tmp / "deepspeed_zero2", done
+    return [*runs, {"args": _fit(config, overlay, "--ckpt_path", str(ckpt)), "root": str(wrong)}]
 
 
-@pytest.fixture(scope="module")
-def ddp_runs(tmp_path_factory, random_model_dir):
-    tmp = tmp_path_factory.mktemp("ddp")
-    runs, overlay = _plan(tmp, random_model_dir, "ddp", ["head"])
+def _ddp_plan(tmp: Path, model_dir: Path) -> list[dict]:
+    runs, overlay = _plan(tmp, model_dir, "ddp", ["head"])
     # one prompt repeated: every rank gets the same prompt, and must sample its own answers to it
     same = tmp / "ddp" / "same-prompt"
     source = {"class_path": "lit_coderl.data.stdlib.StdlibFunctions", "init_args": {"split": "heldout", "limit": 1}}
-    config = _case(same, random_model_dir, "grpo", PER_RANK, iterations=1, **{"data.sources": [source]})
+    config = _case(same, model_dir, "grpo", PER_RANK, iterations=1, **{"data.sources": [source]})
     runs.append({"args": _fit(config, overlay), "root": str(same)})
     validate = tmp / "ddp" / "validate"
-    runs.append({"args": ["validate", *_fit(_validate_config(validate, random_model_dir), overlay)[1:]],
+    runs.append({"args": ["validate", *_fit(_validate_config(validate, model_dir), overlay)[1:]],
                  "root": str(validate)})  # fmt: skip
-    done = _launch(tmp, "ddp", runs)
-    return tmp / "ddp", done
+    return runs
+
+
+@pytest.fixture(scope="module")
+def launch(tmp_path_factory, random_model_dir, other_model_dir):
+    """One 2-process launch: the DDP cases, then (with deepspeed installed) the DeepSpeed ones; the process group
+    started by the first run serves them all."""
+    tmp = tmp_path_factory.mktemp("multirank")
+    runs = _ddp_plan(tmp, random_model_dir)
+    if __import__("importlib").util.find_spec("deepspeed") is not None:
+        runs += _deepspeed_plan(tmp, random_model_dir, other_model_dir)
+    return tmp, _launch(tmp, "runs", runs)
+
+
+@pytest.fixture(scope="module")
+def deepspeed_runs(launch):
+    return launch[0] / "deepspeed_zero2", launch[1]
+
+
+@pytest.fixture(scope="module")
+def ddp_runs(launch):
+    return launch[0] / "ddp", launch[1]
 
 
 def _validate_config(root: Path, model_dir: Path) -> Path:

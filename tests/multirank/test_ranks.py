@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from lit_coderl import checkpoints, ranks
-from lit_coderl.module import sampler_gap_threshold
+from lit_coderl.sampler_check import sampler_gap_threshold
 
 
 def test_rank_seeds_are_distinct_reproducible_and_rank_0_keeps_the_run_seed():
