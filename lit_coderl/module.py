@@ -398,6 +398,8 @@ class CodeRLModule(L.LightningModule):
     def _evaluate_batch(self, batch: list[dict], stage: str) -> None:
         """Greedy answers to this rank's prompts, scored; sums and counts are kept until the epoch ends
         (`_log_evaluation`), where every rank's are added up: each held-out prompt counts once."""
+        if not batch:  # a rank without held-out rows (fewer rows than ranks): nothing to add
+            return
         greedy = GenerationOptions(**{**vars(self.generation), "temperature": 0.0, "samples_per_prompt": 1})
         rollout = self.rollout(batch, greedy)
         components = self.reward_components

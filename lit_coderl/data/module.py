@@ -57,9 +57,11 @@ class ShardBatches(IterableDataset):
         self.rows, self.batch_size = rows, batch_size
 
     def __len__(self) -> int:
-        return -(-len(self.rows) // self.batch_size)
+        return max(1, -(-len(self.rows) // self.batch_size))
 
     def __iter__(self) -> Iterator[list[TaskRow]]:
+        if not self.rows:  # fewer rows than ranks: one empty batch, so this rank still joins the epoch-end reduction
+            yield []
         for start in range(0, len(self.rows), self.batch_size):
             yield self.rows[start : start + self.batch_size]
 

@@ -73,6 +73,10 @@ def test_validation_loader_shards_without_padding_duplicates():
         assert len(dm.val_dataloader()) == len(batches)
         seen += [row["task_id"] for batch in batches for row in batch]
     assert sorted(seen) == [0, 1, 2, 3, 4]
+    # fewer rows than ranks: the rank without one still runs one (empty) batch, and so reaches the epoch's end
+    dm = CodeRLDataModule(sources=[Rows()], val_sources=[Rows()], val_limit=1)
+    dm.trainer = SimpleNamespace(global_rank=1, world_size=2)
+    assert list(dm.val_dataloader()) == [[]]
 
 
 class _Strategy:
