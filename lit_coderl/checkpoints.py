@@ -141,6 +141,8 @@ def check_before_restore(strategy, module) -> None:
         module.strict_loading = False
 
     def checked_load(checkpoint_path, *args, **kwargs):
+        if "://" in str(checkpoint_path):  # remote (fsspec): on_load_checkpoint checks once it is loaded
+            return load(checkpoint_path, *args, **kwargs)
         saved = read_checkpoint(checkpoint_path)
         current = base_identity(module, module.model_options.name_or_path)
         check_base(saved.get("lit_coderl", {}).get("base_model"), current)

@@ -152,8 +152,10 @@ class CodeRLModule(L.LightningModule):
         refuse_zero3(self.trainer.strategy if self._trainer is not None else None)
         if self._trainer is None:
             return
-        # every rank samples its own responses (and simulator worlds): one stream per rank, from the run's seed
-        ranks.seed_rank(ranks.run_seed(), self.trainer.global_rank)
+        # every rank samples its own responses: one stream per rank, from the run's seed (rank 0 keeps the stream
+        # seed_everything started, so a single-process run is unchanged)
+        if self.trainer.global_rank > 0:
+            ranks.seed_rank(ranks.run_seed(), self.trainer.global_rank)
         # the base model's identity, before any checkpoint can overwrite a weight (DeepSpeed restores in setup)
         checkpoints.base_identity(self, self.model_options.name_or_path)
         checkpoints.check_before_restore(self.trainer.strategy, self)
@@ -221,7 +223,7 @@ class CodeRLModule(L.LightningModule):
         counters |= {"train/nonfinite_rewards": self.nonfinite_rewards, "lr": self.optimizers().param_groups[0]["lr"]}
         metrics = iteration_metrics(rollout, components, scores, t, values, mask, self.ppo, timings, counters)
         metrics |= update_stats
-        if self._sampler_gap is not None:  # the check's measurement (0 would only say training reused the sampler's)
+        if from_sampler and self._sampler_gap is not None:  # the check's measurement, not the 0 of reusing them
             metrics["policy/sampler_logprob_gap"] = self._sampler_gap
         metrics = self._global_metrics(metrics, rollout, t, values, mask)
         self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=rollout.batch_size)
@@ -446,6 +448,8 @@ class CodeRLModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         counters = {k: getattr(self, k) for k in ("iteration", "skipped_updates", "nonfinite_rewards")}
+        # the sampler check's state: a resumed run checks when the uninterrupted one would have, and keeps its mode
+        counters |= {"sampler_gap": self._sampler_gap, "old_logprobs": self.old_logprobs}
         checkpoints.save_state(self, checkpoint, counters)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -453,6 +457,9 @@ class CodeRLModule(L.LightningModule):
         for key in ("iteration", "skipped_updates", "nonfinite_rewards"):
             setattr(self, key, state.get(key, 0))
         self._rng_to_restore = state.get("rng")
+        self._sampler_gap = state.get("sampler_gap")
+        if state.get("old_logprobs") == "recompute":  # the check had switched it (or the run was configured so)
+            self.old_logprobs = "recompute"
 
 
 def _synchronize(device: torch.device) -> None:
