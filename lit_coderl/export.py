@@ -3,7 +3,7 @@
 Without ``--merge`` a LoRA run is written as an adapter dir (``adapter_config.json`` naming its base model), which
 ``AutoModelForCausalLM.from_pretrained(DIR)`` loads when peft is installed; with ``--merge`` the adapter is folded into
 the base weights and a plain model dir is written. The tokenizer and the value head (``value_head.pt``; none without a
-critic: rloo, grpo) go alongside.
+critic: rloo, grpo) go alongside. ``CKPT`` is a ``.ckpt`` file or a DeepSpeed checkpoint folder (``iter-N.ckpt/``).
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ import torch
 
 def export_checkpoint(ckpt_path: str | Path, out: str | Path, merge: bool = False) -> Path:
     """Write the policy of a lit_coderl checkpoint to ``out`` and return it."""
+    from lit_coderl import checkpoints
     from lit_coderl.module import CodeRLModule
 
     ckpt_path, out = Path(ckpt_path), Path(out)
-    if not ckpt_path.is_file():
-        raise FileNotFoundError(f"checkpoint {ckpt_path} does not exist")
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    checkpoint = checkpoints.read_checkpoint(ckpt_path)  # a .ckpt file or a DeepSpeed checkpoint folder
+    if "module" in checkpoint and "state_dict" not in checkpoint:  # DeepSpeed: its weights (trained ones only
+        checkpoint = {**checkpoint, "state_dict": dict(checkpoint["module"])}  # with exclude_frozen_parameters)
     hparams = checkpoint.get("hyper_parameters")
     if not hparams or "model" not in hparams:
         raise ValueError(f"{ckpt_path} is not a lit_coderl checkpoint (no model hyper-parameters)")
@@ -42,7 +43,7 @@ def export_checkpoint(ckpt_path: str | Path, out: str | Path, merge: bool = Fals
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lit_coderl export", description=__doc__.splitlines()[0])
-    parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by fit")
+    parser.add_argument("--ckpt_path", required=True, help="a checkpoint of fit (a file or a DeepSpeed folder)")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--merge", action="store_true", help="fold the LoRA adapter into the base weights")
     args = parser.parse_args(argv)

@@ -182,9 +182,10 @@ class ValueHead(nn.Module):
         nn.init.zeros_(self.summary.bias)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        # float32 even under bf16-mixed autocast: values are regression targets with small differences (GAE)
+        # float32 even under bf16-mixed autocast: values are regression targets with small differences (GAE). The
+        # input takes the head's dtype: DeepSpeed's bf16 engine casts every parameter, this head's included
         with torch.autocast(hidden.device.type, enabled=False):
-            return self.summary(hidden.float()).squeeze(-1)
+            return self.summary(hidden.to(self.summary.weight.dtype)).squeeze(-1).float()
 
 
 CriticMode = Literal["head", "adapter", "model", "none"]

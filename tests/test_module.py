@@ -215,7 +215,9 @@ def test_old_logprobs_from_the_sampler_save_a_forward_and_match_recomputation(tm
     assert forwards["sampler"] == 1 + 2 * 4
     for key in ("objective/kl", "reward/total", "objective/entropy", "policy/entropy_avg"):
         assert float(rows["sampler"][key]) == pytest.approx(float(rows["recompute"][key]), abs=1e-4), key
-    assert float(rows["sampler"]["policy/sampler_logprob_gap"]) == 0.0
+    # sampler mode logs the gap its check measured (not the 0 of comparing the sampler's log-probs with themselves)
+    measured = rows["sampler"]["policy/sampler_logprob_gap"]
+    assert measured != "" and float(measured) < 1e-5
     assert float(rows["recompute"]["policy/sampler_logprob_gap"]) < 1e-5
 
 

@@ -9,6 +9,7 @@ from functools import lru_cache
 import lightning as L
 from torch.utils.data import DataLoader, IterableDataset
 
+from lit_coderl import ranks
 from lit_coderl.data.base import TaskRow, TaskSource
 
 
@@ -47,6 +48,22 @@ class IterationBatches(IterableDataset):
         while True:
             yield self.batch(iteration)
             iteration += 1
+
+
+class ShardBatches(IterableDataset):
+    """One rank's held-out rows in batches of ``batch_size``, in order (iterable: Lightning adds no sampler)."""
+
+    def __init__(self, rows: list[TaskRow], batch_size: int) -> None:
+        self.rows, self.batch_size = rows, batch_size
+
+    def __len__(self) -> int:
+        return max(1, -(-len(self.rows) // self.batch_size))
+
+    def __iter__(self) -> Iterator[list[TaskRow]]:
+        if not self.rows:  # fewer rows than ranks: one empty batch, so this rank still joins the epoch-end reduction
+            yield []
+        for start in range(0, len(self.rows), self.batch_size):
+            yield self.rows[start : start + self.batch_size]
 
 
 def _keep_rows(batch):
@@ -110,7 +127,10 @@ class CodeRLDataModule(L.LightningDataModule):
         rows = self.val_rows()
         if not rows:
             return []
-        return DataLoader(rows, batch_size=self.val_batch_size, collate_fn=_keep_rows, shuffle=False)
+        # this rank's share, each row on exactly one rank (Lightning's DistributedSampler would pad with duplicates)
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
+        shard = ShardBatches(ranks.shard(rows, rank, world), self.val_batch_size)
+        return DataLoader(shard, batch_size=None, collate_fn=_keep_rows, num_workers=0)
 
     def test_dataloader(self) -> DataLoader:
         return self.val_dataloader()

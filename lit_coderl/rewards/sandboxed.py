@@ -37,6 +37,17 @@ class SandboxedReward(RewardComponent):
             self._pool = SandboxPool(workers=self.workers, limits=self.limits, reuse_workers=self.reuse_workers)
         return self._pool
 
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        """Per process of a multi-process run: the node's cores shared among its ranks' pools (unless ``workers``
+        is set), and simulator worlds seeded per rank (rank 0 keeps ``seed``; `ranks.rank_seed`)."""
+        from lit_coderl.ranks import local_world_size, rank_seed, sandbox_workers
+
+        if self.workers is None:
+            self.workers = sandbox_workers(local_world_size(trainer))
+        if hasattr(self, "seed"):
+            self._run_seed = getattr(self, "_run_seed", self.seed)
+            self.seed = rank_seed(self._run_seed, trainer.global_rank)
+
     def started(self) -> SandboxPool:
         """The pool, for a new batch: says so every time it runs without kernel isolation (explicit opt-out)."""
         pool = self.pool
@@ -76,15 +87,19 @@ def infra_error_count(components: list[RewardComponent]) -> int:
     return sum(len(c.infra_errors) for c in components if isinstance(c, SandboxedReward))
 
 
-def check_infra_errors(components: list[RewardComponent], streak: int, limit: int) -> int:
+def check_infra_errors(components: list[RewardComponent], streak: int, limit: int, any_rank: bool | None = None) -> int:
     """The number of consecutive iterations, this one included, in which a sandboxed component had infrastructure
     errors; `SandboxInfrastructureFailure` (one line naming the component and the failure) when it reaches
-    ``limit`` (0: never stop)."""
+    ``limit`` (0: never stop). ``any_rank``: whether any rank had some this iteration (under DDP every rank must
+    count, and stop, alike: a rank that stopped alone would leave the others waiting in a collective)."""
     failing = [(c, c.infra_errors) for c in components if isinstance(c, SandboxedReward) and c.infra_errors]
-    if not failing:
+    if not (failing if any_rank is None else any_rank):
         return 0
     streak += 1
     if limit and streak >= limit:
+        if not failing:
+            raise SandboxInfrastructureFailure(
+                f"sandbox infrastructure errors in {streak} consecutive iterations (on another rank; see its log)")
         component, errors = failing[0]
         first = " ".join(str(errors[0]).split())[:300]
         raise SandboxInfrastructureFailure(
