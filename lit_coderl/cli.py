@@ -144,7 +144,19 @@ def _finish_wandb(cli) -> None:
             logger.experiment.finish()
 
 
+def import_from_cwd() -> None:
+    """Put the current directory first on ``sys.path``, as ``python -m lit_coderl`` does.
+
+    A console script's ``sys.path[0]`` is the script's own folder (``.venv/bin``), so without this a user's
+    ``class_path: my_reward.MyReward`` next to their config imports under ``python -m`` but not under ``lit-coderl``.
+    """
+    cwd = os.getcwd()
+    if not any(entry in ("", cwd) or os.path.abspath(entry or ".") == cwd for entry in sys.path):
+        sys.path.insert(0, cwd)
+
+
 def main(argv: list[str] | None = None) -> None:
+    import_from_cwd()
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)
