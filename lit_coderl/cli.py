@@ -95,6 +95,14 @@ def _lightning_cli(args: list[str], run: bool = True):
 
     class CodeRLCLI(LightningCLI):
         def add_arguments_to_parser(self, parser) -> None:
+            parser.add_argument(
+                "--remove_callbacks",
+                type=list[str] | str,
+                default=[],
+                help="Callbacks to leave out of trainer.callbacks, by class name, class_path or reward name (e.g. "
+                "LintReward, [LintReward, syntax]), so an overlay need not re-list the rest. Add one with "
+                "--trainer.callbacks+=CLASS_PATH (or a `callbacks+:` key in a config).",
+            )
             parser.set_defaults(
                 {
                     "trainer.max_epochs": 1,  # the epoch ends at model.max_iterations (the loader is endless)
@@ -106,6 +114,7 @@ def _lightning_cli(args: list[str], run: bool = True):
         def before_instantiate_classes(self) -> None:
             config = self.config[self.subcommand] if self.subcommand else self.config
             try:
+                edit_callbacks(config)
                 check_sizes(config.as_dict())
             except ValueError as err:
                 raise UserError(str(err)) from None
@@ -133,6 +142,23 @@ def _lightning_cli(args: list[str], run: bool = True):
         )
     finally:
         sys.argv = saved_argv
+
+
+def edit_callbacks(config) -> None:
+    """Apply ``remove_callbacks`` and add an `IterationCheckpoint` when ``trainer.callbacks`` has none (and
+    checkpointing is on). The config is edited in place, so the saved ``config.yaml`` runs as it ran."""
+    from jsonargparse import Namespace
+
+    from lit_coderl.callback_list import CHECKPOINT_CLASS, has_checkpoint, remove_callbacks
+
+    callbacks = config.trainer.callbacks
+    callbacks = [] if callbacks is None else list(callbacks) if isinstance(callbacks, list) else [callbacks]
+    names = config.get("remove_callbacks") or []
+    callbacks = remove_callbacks(callbacks, [names] if isinstance(names, str) else list(names))
+    config.remove_callbacks = []
+    if config.trainer.get("enable_checkpointing") is not False and not has_checkpoint(callbacks):
+        callbacks.append(Namespace(class_path=CHECKPOINT_CLASS, init_args=Namespace()))
+    config.trainer.callbacks = callbacks
 
 
 def _finish_wandb(cli) -> None:
