@@ -78,7 +78,7 @@ def _lightning_cli(args: list[str], run: bool = True):
 
     from lit_coderl.data.module import CodeRLDataModule
     from lit_coderl.module import CodeRLModule
-    from lit_coderl.progress import IterationLog
+    from lit_coderl.progress import IterationLog, IterationProgressBar
 
     # small CPU runs: one thread per process avoids oversubscription when tests or ranks share cores
     threads = os.environ.get("LIT_CODERL_THREADS")
@@ -108,6 +108,9 @@ def _lightning_cli(args: list[str], run: bool = True):
                     "trainer.max_epochs": 1,  # the epoch ends at model.max_iterations (the loader is endless)
                     "trainer.num_sanity_val_steps": 0,
                     "trainer.log_every_n_steps": 1,
+                    # Lightning's module table (one row, FLOPs 0, train/eval module counts): IterationLog prints a
+                    # one-line summary instead
+                    "trainer.enable_model_summary": False,
                 }
             )
 
@@ -122,6 +125,15 @@ def _lightning_cli(args: list[str], run: bool = True):
         def instantiate_classes(self) -> None:
             super().instantiate_classes()
             tidy_wandb_loggers(self.trainer)
+
+        def _instantiate_trainer(self, config: dict, callbacks: list):
+            # the bar counted in iterations, unless the bar is off or the config brings its own
+            from lightning.pytorch.callbacks import ProgressBar
+
+            given = [*(config.get("callbacks") or []), *callbacks]
+            if config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in given):
+                callbacks = [*callbacks, IterationProgressBar()]
+            return super()._instantiate_trainer(config, callbacks)
 
     # LightningCLI warns when given args while sys.argv holds arguments too: it reads the resolved args from sys.argv
     saved_argv = sys.argv
@@ -170,6 +182,52 @@ def _finish_wandb(cli) -> None:
             logger.experiment.finish()
 
 
+def version() -> str:
+    """The installed distribution's version (the package's own when run from a checkout without install)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("lit_coderl")
+    except PackageNotFoundError:
+        from lit_coderl import __version__
+
+        return __version__
+
+
+def config_paths(args: list[str]) -> list[str]:
+    """The files given with ``--config X``, ``--config=X`` or ``-c X``."""
+    paths = []
+    for i, arg in enumerate(args):
+        if arg in ("--config", "-c") and i + 1 < len(args):
+            paths.append(args[i + 1])
+        elif arg.startswith("--config="):
+            paths.append(arg.split("=", 1)[1])
+    return paths
+
+
+def check_yaml(path: str) -> None:
+    """Raise `ValueError` ``FILE:LINE:COLUMN: problem`` for a config that is not well-formed YAML.
+
+    jsonargparse reports only the parser's message ("while parsing a flow sequence"), without the file or line.
+    """
+    import yaml
+
+    try:
+        text = open(path, encoding="utf-8").read()
+    except (OSError, UnicodeDecodeError):
+        return  # the parser reports a missing or unreadable file with its own message
+    try:
+        yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path
+        what = " ".join(part for part in (err.context, err.problem) if part)
+        raise ValueError(f"{where}: not valid YAML: {what}") from None
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML: {err}") from None
+
+
 def import_from_cwd() -> None:
     """Put the current directory first on ``sys.path``, as ``python -m lit_coderl`` does.
 
@@ -188,6 +246,9 @@ def main(argv: list[str] | None = None) -> None:
         print(USAGE)
         return
     command = args[0]
+    if command in ("--version", "-V", "version"):
+        print(f"lit_coderl {version()}")
+        return
     if command == "configs":
         print(list_configs())
         return
@@ -204,7 +265,10 @@ def main(argv: list[str] | None = None) -> None:
             from lit_coderl.export import main as export_main
 
             sys.exit(export_main(args[1:]))
-        cli = _lightning_cli(resolve_config_args(args))
+        args = resolve_config_args(args)
+        for path in config_paths(args):
+            check_yaml(path)
+        cli = _lightning_cli(args)
         _finish_wandb(cli)
     except USER_ERRORS as err:
         if _debug():
