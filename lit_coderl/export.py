@@ -15,20 +15,32 @@ from pathlib import Path
 import torch
 
 
-def export_checkpoint(ckpt_path: str | Path, out: str | Path, merge: bool = False) -> Path:
-    """Write the policy of a lit_coderl checkpoint to ``out`` and return it."""
+def load_checkpoint_module(ckpt_path: str | Path):
+    """The `CodeRLModule` of a checkpoint written by ``fit``: its base rebuilt from ``model.name_or_path``, the
+    trained weights (LoRA adapter and value head, or all weights) loaded over it."""
     from lit_coderl.module import CodeRLModule
 
-    ckpt_path, out = Path(ckpt_path), Path(out)
+    ckpt_path = Path(ckpt_path)
     if not ckpt_path.is_file():
         raise FileNotFoundError(f"checkpoint {ckpt_path} does not exist")
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    hparams = checkpoint.get("hyper_parameters")
-    if not hparams or "model" not in hparams:
+    try:
+        checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is the same user error
+        reason = (str(err).strip().splitlines() or [""])[0][:160]
+        raise ValueError(f"{ckpt_path} is not a checkpoint written by fit ({type(err).__name__}: {reason})") from None
+    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
+    if not hparams or "model" not in hparams or "state_dict" not in checkpoint:
         raise ValueError(f"{ckpt_path} is not a lit_coderl checkpoint (no model hyper-parameters)")
     module = CodeRLModule(**hparams)  # the base model is rebuilt from model.name_or_path
     module.on_load_checkpoint(checkpoint)  # checks the base's identity, adds its frozen weights
     module.load_state_dict(checkpoint["state_dict"])
+    return module
+
+
+def export_checkpoint(ckpt_path: str | Path, out: str | Path, merge: bool = False) -> Path:
+    """Write the policy of a lit_coderl checkpoint to ``out`` and return it."""
+    out = Path(out)
+    module = load_checkpoint_module(ckpt_path)
     policy = module.net.policy
     out.mkdir(parents=True, exist_ok=True)
     if module.net.uses_adapter and merge:
