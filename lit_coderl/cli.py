@@ -70,6 +70,7 @@ def _lightning_cli(args: list[str], run: bool = True):
     from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
     from lit_coderl.quiet import filter_harmless_warnings, tidy_wandb_loggers
+    from lit_coderl.resume import continue_loggers, read_run_state, resolve_checkpoint
     from lit_coderl.validation import check_sizes
 
     filter_harmless_warnings()
@@ -105,7 +106,9 @@ def _lightning_cli(args: list[str], run: bool = True):
             )
             parser.set_defaults(
                 {
-                    "trainer.max_epochs": 1,  # the epoch ends at model.max_iterations (the loader is endless)
+                    # the run ends at model.max_iterations (the module stops the trainer; the loader is endless), not
+                    # at an epoch count: resuming a finished run with a larger max_iterations then goes on
+                    "trainer.max_epochs": -1,
                     "trainer.num_sanity_val_steps": 0,
                     "trainer.log_every_n_steps": 1,
                     # Lightning's module table (one row, FLOPs 0, train/eval module counts): IterationLog prints a
@@ -119,12 +122,23 @@ def _lightning_cli(args: list[str], run: bool = True):
             try:
                 edit_callbacks(config)
                 check_sizes(config.as_dict())
-            except ValueError as err:
+                # a checkpoint that is not there fails now, before any model loads or run folder is made
+                checkpoint = resolve_checkpoint(config)
+                self.resume_state = read_run_state(checkpoint) if checkpoint and self.subcommand == "fit" else {}
+            except (ValueError, FileNotFoundError) as err:
                 raise UserError(str(err)) from None
+
+        def _parse_ckpt_path(self) -> None:
+            # LightningCLI would replace the model's config by the hyper-parameters saved in a checkpoint given by
+            # path (not for `last`), command-line values included: the config defines the resumed run, so that
+            # `--model.max_iterations` can extend it (the base model's identity is still checked on load)
+            return None
 
         def instantiate_classes(self) -> None:
             super().instantiate_classes()
             tidy_wandb_loggers(self.trainer)
+            if getattr(self, "resume_state", None):
+                continue_loggers(self.trainer, self.resume_state)  # the same CSV version, the same W&B run
 
         def _instantiate_trainer(self, config: dict, callbacks: list):
             # the bar counted in iterations, unless the bar is off or the config brings its own

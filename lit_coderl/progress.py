@@ -61,10 +61,14 @@ class IterationLog(Callback):
     def on_train_end(self, trainer, pl_module) -> None:
         if not trainer.is_global_zero or self.when == "never":
             return
-        done = int(getattr(pl_module, "iteration", 0))
+        done, total = int(getattr(pl_module, "iteration", 0)), int(getattr(pl_module, "max_iterations", 0))
         seconds = time.perf_counter() - (getattr(self, "_start", None) or time.perf_counter())
-        print(f"done: iteration {done}/{int(getattr(pl_module, 'max_iterations', done))} "
-              f"({done - self._first_iteration} in this run, {seconds:.1f} s)", flush=True)  # fmt: skip
+        if done == self._first_iteration:
+            print(f"nothing to train: the run is at iteration {done} of model.max_iterations {total} (raise it to "
+                  "go on)", flush=True)  # fmt: skip
+        else:
+            print(f"done: iteration {done}/{total} ({done - self._first_iteration} in this run, {seconds:.1f} s)",
+                  flush=True)  # fmt: skip
         for what, where in outputs(trainer):
             print(f"  {what}: {where}", flush=True)
 

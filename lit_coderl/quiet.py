@@ -28,6 +28,12 @@ HARMLESS = [
         "frozen reference kept in eval mode on purpose",
     ),
     (
+        r"Checkpoint directory .* exists and is not empty",
+        # IterationCheckpoint writes every run of a config into the same folder on purpose: `--ckpt_path last`
+        # finds it there
+        "stable checkpoint folder by design",
+    ),
+    (
         r"`is_gradient_checkpointing` is deprecated",
         # peft's LoRA wrapper reads the attribute transformers 5 renamed; gradient checkpointing itself is unaffected
         "peft-internal transformers deprecation",
@@ -46,7 +52,7 @@ class _NoAdvert(logging.Filter):
     - "Seed set to N": the seed is in the config (``seed_everything``) and in the saved ``config.yaml``.
     - "GPU available: ..., used: ...", "TPU available: ..." on every run: the device is in the run's one-line
       summary (`lit_coderl.progress.model_summary`).
-    - "`Trainer.fit` stopped: `max_epochs=1` reached": a run ends at ``model.max_iterations``, and says so itself.
+    - "`Trainer.fit` stopped: ...": a run ends at ``model.max_iterations``, and says so itself.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
