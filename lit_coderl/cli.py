@@ -15,7 +15,7 @@ from lit_coderl.configs import list_configs, resolve_config_args
 
 USAGE = """usage: python -m lit_coderl {fit,validate,test,evaluate,export,configs,data} ...
 
-  fit       train with PPO                 (python -m lit_coderl fit --config demo.yaml)
+  fit       train with PPO                 (python -m lit_coderl fit --config demo.yaml [--data-dir DIR])
   validate  score held-out prompts         (python -m lit_coderl validate --config ... --ckpt_path ...)
   test      same, on the test dataloader
   evaluate  benchmark generations          (python -m lit_coderl evaluate KIND --samples FILE.jsonl)
@@ -121,6 +121,7 @@ def _lightning_cli(args: list[str], run: bool = True):
             config = self.config[self.subcommand] if self.subcommand else self.config
             try:
                 edit_callbacks(config)
+                loggers_follow_root(config, config_roots(args))
                 check_sizes(config.as_dict())
                 # a checkpoint that is not there fails now, before any model loads or run folder is made
                 checkpoint = resolve_checkpoint(config)
@@ -185,6 +186,57 @@ def edit_callbacks(config) -> None:
     if config.trainer.get("enable_checkpointing") is not False and not has_checkpoint(callbacks):
         callbacks.append(Namespace(class_path=CHECKPOINT_CLASS, init_args=Namespace()))
     config.trainer.callbacks = callbacks
+
+
+def config_roots(args: list[str]) -> set[str]:
+    """The ``trainer.default_root_dir`` values the ``--config`` files set (a file that is not YAML sets none)."""
+    import yaml
+
+    roots = set()
+    for path in config_paths(args):
+        try:
+            with open(path, encoding="utf-8") as f:
+                loaded = yaml.safe_load(f)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        root = ((loaded or {}).get("trainer") or {}).get("default_root_dir") if isinstance(loaded, dict) else None
+        if isinstance(root, str):
+            roots.add(root)
+    return roots
+
+
+def loggers_follow_root(config, roots: set[str]) -> None:
+    """``trainer.default_root_dir`` is the one output root: loggers follow it as the checkpoints do.
+
+    A logger's ``save_dir`` that is unset, or that is a root a config file set (the shipped configs write
+    ``save_dir: runs/demo`` next to ``default_root_dir: runs/demo``), becomes the final ``default_root_dir``, so
+    ``--trainer.default_root_dir runs/other`` moves the whole run; any other ``save_dir`` is the user's choice and
+    stays."""
+    root = config.trainer.get("default_root_dir") or "."
+    loggers = config.trainer.get("logger")
+    for entry in loggers if isinstance(loggers, list) else [loggers]:
+        init_args = entry.get("init_args") if hasattr(entry, "get") else None
+        if init_args is None or "save_dir" not in init_args:
+            continue
+        if init_args.get("save_dir") is None or init_args.get("save_dir") in roots:
+            init_args["save_dir"] = root
+
+
+def take_data_dir(args: list[str]) -> tuple[list[str], str | None]:
+    """``args`` without ``--data-dir DIR`` / ``--data-dir=DIR``, and DIR (benchmark data, as ``evaluate`` takes it)."""
+    rest, data_dir, i = [], None, 0
+    while i < len(args):
+        if args[i] == "--data-dir" and i + 1 < len(args):
+            data_dir, i = args[i + 1], i + 2
+            continue
+        if args[i].startswith("--data-dir="):
+            data_dir = args[i].split("=", 1)[1]
+        else:
+            rest.append(args[i])
+        i += 1
+    if data_dir is not None and not os.path.isdir(os.path.expanduser(data_dir)):
+        raise FileNotFoundError(f"--data-dir {data_dir}: no such folder")
+    return rest, data_dir
 
 
 def _finish_wandb(cli) -> None:
@@ -279,11 +331,23 @@ def main(argv: list[str] | None = None) -> None:
             from lit_coderl.export import main as export_main
 
             sys.exit(export_main(args[1:]))
-        args = resolve_config_args(args)
+        args, data_dir = take_data_dir(resolve_config_args(args))
         for path in config_paths(args):
             check_yaml(path)
-        cli = _lightning_cli(args)
-        _finish_wandb(cli)
+        from lit_coderl.data.benchmarks import ENV_DATA_DIR
+
+        saved = os.environ.get(ENV_DATA_DIR)
+        if data_dir is not None:  # read by every benchmark source without a data_dir of its own
+            os.environ[ENV_DATA_DIR] = os.path.abspath(os.path.expanduser(data_dir))
+        try:
+            cli = _lightning_cli(args)
+            _finish_wandb(cli)
+        finally:
+            if data_dir is not None:
+                if saved is None:
+                    os.environ.pop(ENV_DATA_DIR, None)
+                else:
+                    os.environ[ENV_DATA_DIR] = saved
     except USER_ERRORS as err:
         if _debug():
             raise
