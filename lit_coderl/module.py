@@ -322,7 +322,7 @@ class CodeRLModule(L.LightningModule):
     # validation / test: greedy responses scored by the same components
 
     def validation_step(self, batch: list[dict], batch_idx: int) -> None:
-        self._evaluate_batch(batch, "val")
+        self._evaluate_batch(batch, "valid")  # not "val/": that is the value head's namespace (TRL's names)
 
     def test_step(self, batch: list[dict], batch_idx: int) -> None:
         self._evaluate_batch(batch, "test")
@@ -341,6 +341,7 @@ class CodeRLModule(L.LightningModule):
             for key, value in component.metrics().items():
                 self.log(f"{stage}/reward/{component.name}/{key}", float(value), batch_size=rollout.batch_size)
         self.log(f"{stage}/reward/total", float(total.mean()), prog_bar=True, batch_size=rollout.batch_size)
+        self.log("iteration", float(self.iteration), batch_size=rollout.batch_size)  # the row says when it was taken
 
     # -----------------------------------------------------------------------------------------------------------------
     # checkpoints: iteration counter and RNG state, so a resumed run continues exactly
