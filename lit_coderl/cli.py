@@ -13,13 +13,14 @@ import sys
 
 from lit_coderl.configs import list_configs, resolve_config_args
 
-USAGE = """usage: python -m lit_coderl {fit,validate,test,evaluate,export,configs,data} ...
+USAGE = """usage: python -m lit_coderl {fit,validate,test,evaluate,export,plot,configs,data} ...
 
   fit       train with PPO                 (python -m lit_coderl fit --config demo.yaml [--data-dir DIR])
   validate  score held-out prompts         (python -m lit_coderl validate --config ... --ckpt_path ...)
   test      same, on the test dataloader
   evaluate  benchmark generations          (python -m lit_coderl evaluate KIND --samples FILE.jsonl)
   export    checkpoint -> HF model dir     (python -m lit_coderl export --ckpt_path CKPT --out DIR [--merge])
+  plot      a run's curves as a PNG        (python -m lit_coderl plot runs/demo)
   configs   list the shipped configs       (use one by name: --config robo.yaml, --config strategies/ddp)
   data      benchmark data                 (python -m lit_coderl data fetch {mbpp,mbppplus,roboeval})
 
@@ -327,6 +328,10 @@ def main(argv: list[str] | None = None) -> None:
             from lit_coderl.data.benchmarks import main as data_main
 
             sys.exit(data_main(args[1:]))
+        if command == "plot":
+            from lit_coderl.plot import main as plot_main
+
+            sys.exit(plot_main(args[1:]))
         if command == "export":
             from lit_coderl.export import main as export_main
 
