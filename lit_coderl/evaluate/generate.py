@@ -56,6 +56,15 @@ def generate_samples(
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
     model, tokenizer = load_model(model_path, device, dtype)
+    return generate_with(evaluator, model, tokenizer, settings, batch_size, limit, device)
+
+
+@torch.no_grad()
+def generate_with(
+    evaluator: Evaluator, model, tokenizer, settings: dict[str, Any], batch_size: int = 8, limit: int = 0,
+    device: str | torch.device = "cpu",
+) -> list[dict[str, Any]]:
+    """`generate_samples` with a model already in memory (a policy during training, `MBPPPassAt1`)."""
     tasks = list(evaluator.tasks().items())
     if limit:
         tasks = tasks[:limit]
