@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = REPO / "lit_coderl" / "configs"
+CONFIGS = REPO / "configs"
 ESTIMATORS = ("gae", "rloo", "grpo")
 #: ablations beyond the three estimators (same runs, more overrides): the constant per-answer baseline
 VARIANTS = {"grpo-seqbase": ("grpo", ["--model.ppo.group_baseline", "sequence"])}

@@ -20,7 +20,7 @@ import pytest
 from lit_coderl.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = REPO / "lit_coderl" / "configs"
+CONFIGS = REPO / "configs"
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 
 

@@ -1,4 +1,8 @@
-"""The shipped configs: YAML files inside the package, found by name wherever the user stands.
+"""The shipped configs: the repository's top-level ``configs/`` folder, carried by the wheel, found by name wherever
+the user stands.
+
+A checkout (or an editable install) reads ``<repository>/configs``; a wheel carries the same files as package data
+at ``lit_coderl/configs/files`` (``setup.py`` maps that package onto the top-level folder), so there is one copy.
 
 ``--config X`` takes ``X`` as a path when that file exists, else as the name of a shipped config: ``robo.yaml``,
 ``robo``, ``demo``, ``strategies/ddp`` (``configs/robo.yaml``, the form a checkout's old README used, works too).
@@ -10,8 +14,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-#: the folder of the shipped YAML files (package data: present in a wheel as in a checkout)
-CONFIG_DIR = Path(__file__).resolve().parent
+_PACKAGED = Path(__file__).resolve().parent / "files"  # an installed wheel
+_CHECKOUT = Path(__file__).resolve().parents[2] / "configs"  # a checkout, or an editable install of one
+
+#: the folder of the shipped YAML files
+CONFIG_DIR = _PACKAGED if _PACKAGED.is_dir() else _CHECKOUT
 
 
 def shipped_configs() -> dict[str, Path]:
