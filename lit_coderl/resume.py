@@ -104,7 +104,8 @@ def continue_loggers(trainer, state: dict[str, Any]) -> None:
             continue
         if isinstance(logger, CSVLogger) and logger._version is None:
             logger._version = saved["version"]
-            continue_csv(logger, state.get("iteration"), state.get("global_step"))
+            if getattr(trainer, "is_global_zero", True):  # the file is rank 0's (other ranks log nothing)
+                continue_csv(logger, state.get("iteration"), state.get("global_step"))
         elif isinstance(logger, WandbLogger) and logger._experiment is None and not logger._wandb_init.get("id"):
             logger._wandb_init["id"] = logger._id = str(saved["version"])
             logger._wandb_init["resume"] = "allow"
