@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = REPO / "lit_coderl" / "configs"  # the shipped configs (package data)
+CONFIGS = REPO / "configs"  # the shipped configs
 
 
 ARMS = {

@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = REPO / "lit_coderl" / "configs"
+CONFIGS = REPO / "configs"
 ESTIMATORS = ("gae", "rloo", "grpo")
 #: ablations beyond the three estimators (same runs, more overrides): the constant per-answer baseline
 VARIANTS = {"grpo-seqbase": ("grpo", ["--model.ppo.group_baseline", "sequence"])}
@@ -59,7 +59,7 @@ ARMS = {
             },
         },
         # greedy decoding of a policy that learned to shrink its programs: the trivial share says how it succeeds
-        "eval_metrics": ("val/reward/simulator/success_rate", "val/reward/simulator/trivial_share"),
+        "eval_metrics": ("valid/reward/simulator/success_rate", "valid/reward/simulator/trivial_share"),
     },
     "python": {
         "gae": CONFIGS / "mbpp-tiny.yaml",
@@ -72,7 +72,7 @@ ARMS = {
             "train": {"class_path": "lit_coderl.data.mbpp.MBPP", "init_args": {"split": "train"}},
             "validation": {"class_path": "lit_coderl.data.mbpp.MBPP", "init_args": {"split": "validation"}},
         },
-        "eval_metrics": ("val/reward/unit_tests/pass_rate", "val/reward/unit_tests/all_pass"),
+        "eval_metrics": ("valid/reward/unit_tests/pass_rate", "valid/reward/unit_tests/all_pass"),
     },
 }
 
@@ -156,7 +156,7 @@ def evaluate_policy(arm: dict, estimator: str, run_dir: Path, eval_dir: Path) ->
         if done.returncode != 0 or metrics is None:
             raise RuntimeError(f"evaluation {eval_dir.name}/{name} failed:\n{done.stderr[-3000:]}")
         with open(metrics) as f:
-            (row,) = [r for r in csv.DictReader(f) if r.get("val/reward/total")]
+            (row,) = [r for r in csv.DictReader(f) if r.get("valid/reward/total")]
         scores[name] = {key.rsplit("/", 1)[-1]: float(row[key]) for key in arm["eval_metrics"]}
     return scores
 

@@ -29,6 +29,8 @@ class IterationCheckpoint(ModelCheckpoint):
             save_top_k=save_top_k,
             monitor="iteration" if save_top_k not in (0, -1) else None,
             mode="max",
+            # iter-N names one iteration; a resumed run rewrites it rather than adding iter-N-v1 and last-v1
+            enable_version_counter=False,
         )
         self.every_n_iterations = every_n_iterations
         self._last_iteration_saved = -1
@@ -45,6 +47,16 @@ class IterationCheckpoint(ModelCheckpoint):
     def _find_last_checkpoints(self, trainer) -> set[str]:
         self._stable_dirpath(trainer)  # `--ckpt_path last` is resolved before setup
         return super()._find_last_checkpoints(trainer)
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        # the state a run starts from (a resumed checkpoint, or nothing trained yet) is not saved again
+        self._last_iteration_saved = getattr(pl_module, "iteration", trainer.global_step)
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        # the loggers' runs, so `--ckpt_path` continues them (lit_coderl.resume)
+        from lit_coderl.resume import logger_identities
+
+        checkpoint["loggers"] = logger_identities(trainer)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         iteration = getattr(pl_module, "iteration", trainer.global_step)

@@ -13,13 +13,14 @@ import sys
 
 from lit_coderl.configs import list_configs, resolve_config_args
 
-USAGE = """usage: python -m lit_coderl {fit,validate,test,evaluate,export,configs,data} ...
+USAGE = """usage: python -m lit_coderl {fit,validate,test,evaluate,export,plot,configs,data} ...
 
-  fit       train with PPO                 (python -m lit_coderl fit --config demo.yaml)
+  fit       train with PPO                 (python -m lit_coderl fit --config demo.yaml [--data-dir DIR])
   validate  score held-out prompts         (python -m lit_coderl validate --config ... --ckpt_path ...)
   test      same, on the test dataloader
   evaluate  benchmark generations          (python -m lit_coderl evaluate KIND --samples FILE.jsonl)
   export    checkpoint -> HF model dir     (python -m lit_coderl export --ckpt_path CKPT --out DIR [--merge])
+  plot      a run's curves as a PNG        (python -m lit_coderl plot runs/demo)
   configs   list the shipped configs       (use one by name: --config robo.yaml, --config strategies/ddp)
   data      benchmark data                 (python -m lit_coderl data fetch {mbpp,mbppplus,roboeval})
 
@@ -70,6 +71,7 @@ def _lightning_cli(args: list[str], run: bool = True):
     from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
     from lit_coderl.quiet import filter_harmless_warnings, tidy_wandb_loggers
+    from lit_coderl.resume import continue_loggers, read_run_state, resolve_checkpoint
     from lit_coderl.validation import check_sizes
 
     filter_harmless_warnings()
@@ -78,7 +80,7 @@ def _lightning_cli(args: list[str], run: bool = True):
 
     from lit_coderl.data.module import CodeRLDataModule
     from lit_coderl.module import CodeRLModule
-    from lit_coderl.progress import IterationLog
+    from lit_coderl.progress import IterationLog, IterationProgressBar
 
     # small CPU runs: one thread per process avoids oversubscription when tests or ranks share cores
     threads = os.environ.get("LIT_CODERL_THREADS")
@@ -95,24 +97,59 @@ def _lightning_cli(args: list[str], run: bool = True):
 
     class CodeRLCLI(LightningCLI):
         def add_arguments_to_parser(self, parser) -> None:
+            parser.add_argument(
+                "--remove_callbacks",
+                type=list[str] | str,
+                default=[],
+                help="Callbacks to leave out of trainer.callbacks, by class name, class_path or reward name (e.g. "
+                "LintReward, [LintReward, syntax]), so an overlay need not re-list the rest. Add one with "
+                "--trainer.callbacks+=CLASS_PATH (or a `callbacks+:` key in a config).",
+            )
             parser.set_defaults(
                 {
-                    "trainer.max_epochs": 1,  # the epoch ends at model.max_iterations (the loader is endless)
+                    # the run ends at model.max_iterations (the module stops the trainer; the loader is endless), not
+                    # at an epoch count: resuming a finished run with a larger max_iterations then goes on
+                    "trainer.max_epochs": -1,
                     "trainer.num_sanity_val_steps": 0,
                     "trainer.log_every_n_steps": 1,
+                    # Lightning's module table (one row, FLOPs 0, train/eval module counts): IterationLog prints a
+                    # one-line summary instead
+                    "trainer.enable_model_summary": False,
                 }
             )
 
         def before_instantiate_classes(self) -> None:
             config = self.config[self.subcommand] if self.subcommand else self.config
             try:
+                edit_callbacks(config)
+                loggers_follow_root(config, config_roots(args))
                 check_sizes(config.as_dict())
-            except ValueError as err:
+                # a checkpoint that is not there fails now, before any model loads or run folder is made
+                checkpoint = resolve_checkpoint(config)
+                self.resume_state = read_run_state(checkpoint) if checkpoint and self.subcommand == "fit" else {}
+            except (ValueError, FileNotFoundError) as err:
                 raise UserError(str(err)) from None
+
+        def _parse_ckpt_path(self) -> None:
+            # LightningCLI would replace the model's config by the hyper-parameters saved in a checkpoint given by
+            # path (not for `last`), command-line values included: the config defines the resumed run, so that
+            # `--model.max_iterations` can extend it (the base model's identity is still checked on load)
+            return None
 
         def instantiate_classes(self) -> None:
             super().instantiate_classes()
             tidy_wandb_loggers(self.trainer)
+            if getattr(self, "resume_state", None):
+                continue_loggers(self.trainer, self.resume_state)  # the same CSV version, the same W&B run
+
+        def _instantiate_trainer(self, config: dict, callbacks: list):
+            # the bar counted in iterations, unless the bar is off or the config brings its own
+            from lightning.pytorch.callbacks import ProgressBar
+
+            given = [*(config.get("callbacks") or []), *callbacks]
+            if config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in given):
+                callbacks = [*callbacks, IterationProgressBar()]
+            return super()._instantiate_trainer(config, callbacks)
 
     # LightningCLI warns when given args while sys.argv holds arguments too: it reads the resolved args from sys.argv
     saved_argv = sys.argv
@@ -135,6 +172,74 @@ def _lightning_cli(args: list[str], run: bool = True):
         sys.argv = saved_argv
 
 
+def edit_callbacks(config) -> None:
+    """Apply ``remove_callbacks`` and add an `IterationCheckpoint` when ``trainer.callbacks`` has none (and
+    checkpointing is on). The config is edited in place, so the saved ``config.yaml`` runs as it ran."""
+    from jsonargparse import Namespace
+
+    from lit_coderl.callback_list import CHECKPOINT_CLASS, has_checkpoint, remove_callbacks
+
+    callbacks = config.trainer.callbacks
+    callbacks = [] if callbacks is None else list(callbacks) if isinstance(callbacks, list) else [callbacks]
+    names = config.get("remove_callbacks") or []
+    callbacks = remove_callbacks(callbacks, [names] if isinstance(names, str) else list(names))
+    config.remove_callbacks = []
+    if config.trainer.get("enable_checkpointing") is not False and not has_checkpoint(callbacks):
+        callbacks.append(Namespace(class_path=CHECKPOINT_CLASS, init_args=Namespace()))
+    config.trainer.callbacks = callbacks
+
+
+def config_roots(args: list[str]) -> set[str]:
+    """The ``trainer.default_root_dir`` values the ``--config`` files set (a file that is not YAML sets none)."""
+    import yaml
+
+    roots = set()
+    for path in config_paths(args):
+        try:
+            with open(path, encoding="utf-8") as f:
+                loaded = yaml.safe_load(f)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        root = ((loaded or {}).get("trainer") or {}).get("default_root_dir") if isinstance(loaded, dict) else None
+        if isinstance(root, str):
+            roots.add(root)
+    return roots
+
+
+def loggers_follow_root(config, roots: set[str]) -> None:
+    """``trainer.default_root_dir`` is the one output root: loggers follow it as the checkpoints do.
+
+    A logger's ``save_dir`` that is unset, or that is a root a config file set (the shipped configs write
+    ``save_dir: runs/demo`` next to ``default_root_dir: runs/demo``), becomes the final ``default_root_dir``, so
+    ``--trainer.default_root_dir runs/other`` moves the whole run; any other ``save_dir`` is the user's choice and
+    stays."""
+    root = config.trainer.get("default_root_dir") or "."
+    loggers = config.trainer.get("logger")
+    for entry in loggers if isinstance(loggers, list) else [loggers]:
+        init_args = entry.get("init_args") if hasattr(entry, "get") else None
+        if init_args is None or "save_dir" not in init_args:
+            continue
+        if init_args.get("save_dir") is None or init_args.get("save_dir") in roots:
+            init_args["save_dir"] = root
+
+
+def take_data_dir(args: list[str]) -> tuple[list[str], str | None]:
+    """``args`` without ``--data-dir DIR`` / ``--data-dir=DIR``, and DIR (benchmark data, as ``evaluate`` takes it)."""
+    rest, data_dir, i = [], None, 0
+    while i < len(args):
+        if args[i] == "--data-dir" and i + 1 < len(args):
+            data_dir, i = args[i + 1], i + 2
+            continue
+        if args[i].startswith("--data-dir="):
+            data_dir = args[i].split("=", 1)[1]
+        else:
+            rest.append(args[i])
+        i += 1
+    if data_dir is not None and not os.path.isdir(os.path.expanduser(data_dir)):
+        raise FileNotFoundError(f"--data-dir {data_dir}: no such folder")
+    return rest, data_dir
+
+
 def _finish_wandb(cli) -> None:
     """Close the W&B runs a command opened: Lightning leaves them open, and a second ``main`` in the same process
     (a notebook, a script, a test) would otherwise log into the first run."""
@@ -144,12 +249,73 @@ def _finish_wandb(cli) -> None:
             logger.experiment.finish()
 
 
+def version() -> str:
+    """The installed distribution's version (the package's own when run from a checkout without install)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("lit_coderl")
+    except PackageNotFoundError:
+        from lit_coderl import __version__
+
+        return __version__
+
+
+def config_paths(args: list[str]) -> list[str]:
+    """The files given with ``--config X``, ``--config=X`` or ``-c X``."""
+    paths = []
+    for i, arg in enumerate(args):
+        if arg in ("--config", "-c") and i + 1 < len(args):
+            paths.append(args[i + 1])
+        elif arg.startswith("--config="):
+            paths.append(arg.split("=", 1)[1])
+    return paths
+
+
+def check_yaml(path: str) -> None:
+    """Raise `ValueError` ``FILE:LINE:COLUMN: problem`` for a config that is not well-formed YAML.
+
+    jsonargparse reports only the parser's message ("while parsing a flow sequence"), without the file or line.
+    """
+    import yaml
+
+    try:
+        text = open(path, encoding="utf-8").read()
+    except (OSError, UnicodeDecodeError):
+        return  # the parser reports a missing or unreadable file with its own message
+    try:
+        yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path
+        what = " ".join(part for part in (err.context, err.problem) if part)
+        raise ValueError(f"{where}: not valid YAML: {what}") from None
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML: {err}") from None
+
+
+def import_from_cwd() -> None:
+    """Put the current directory first on ``sys.path``, as ``python -m lit_coderl`` does.
+
+    A console script's ``sys.path[0]`` is the script's own folder (``.venv/bin``), so without this a user's
+    ``class_path: my_reward.MyReward`` next to their config imports under ``python -m`` but not under ``lit-coderl``.
+    """
+    cwd = os.getcwd()
+    if not any(entry in ("", cwd) or os.path.abspath(entry or ".") == cwd for entry in sys.path):
+        sys.path.insert(0, cwd)
+
+
 def main(argv: list[str] | None = None) -> None:
+    import_from_cwd()
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)
         return
     command = args[0]
+    if command in ("--version", "-V", "version"):
+        print(f"lit_coderl {version()}")
+        return
     if command == "configs":
         print(list_configs())
         return
@@ -162,12 +328,31 @@ def main(argv: list[str] | None = None) -> None:
             from lit_coderl.data.benchmarks import main as data_main
 
             sys.exit(data_main(args[1:]))
+        if command == "plot":
+            from lit_coderl.plot import main as plot_main
+
+            sys.exit(plot_main(args[1:]))
         if command == "export":
             from lit_coderl.export import main as export_main
 
             sys.exit(export_main(args[1:]))
-        cli = _lightning_cli(resolve_config_args(args))
-        _finish_wandb(cli)
+        args, data_dir = take_data_dir(resolve_config_args(args))
+        for path in config_paths(args):
+            check_yaml(path)
+        from lit_coderl.data.benchmarks import ENV_DATA_DIR
+
+        saved = os.environ.get(ENV_DATA_DIR)
+        if data_dir is not None:  # read by every benchmark source without a data_dir of its own
+            os.environ[ENV_DATA_DIR] = os.path.abspath(os.path.expanduser(data_dir))
+        try:
+            cli = _lightning_cli(args)
+            _finish_wandb(cli)
+        finally:
+            if data_dir is not None:
+                if saved is None:
+                    os.environ.pop(ENV_DATA_DIR, None)
+                else:
+                    os.environ[ENV_DATA_DIR] = saved
     except USER_ERRORS as err:
         if _debug():
             raise

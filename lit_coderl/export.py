@@ -15,21 +15,38 @@ from pathlib import Path
 import torch
 
 
-def export_checkpoint(ckpt_path: str | Path, out: str | Path, merge: bool = False) -> Path:
-    """Write the policy of a lit_coderl checkpoint to ``out`` and return it."""
+def load_checkpoint_module(ckpt_path: str | Path):
+    """The `CodeRLModule` of a checkpoint written by ``fit`` (a ``.ckpt`` file or a DeepSpeed checkpoint folder):
+    its base rebuilt from ``model.name_or_path``, the trained weights (LoRA adapter and value head, or all weights)
+    loaded over it."""
     from lit_coderl import checkpoints
     from lit_coderl.module import CodeRLModule
 
-    ckpt_path, out = Path(ckpt_path), Path(out)
-    checkpoint = checkpoints.read_checkpoint(ckpt_path)  # a .ckpt file or a DeepSpeed checkpoint folder
+    ckpt_path = Path(ckpt_path)
+    try:
+        checkpoint = checkpoints.read_checkpoint(ckpt_path)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any unreadable file is the same user error
+        reason = (str(err).strip().splitlines() or [""])[0][:160]
+        raise ValueError(f"{ckpt_path} is not a checkpoint written by fit ({type(err).__name__}: {reason})") from None
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f"{ckpt_path} is not a lit_coderl checkpoint (not a checkpoint dict)")
     if "module" in checkpoint and "state_dict" not in checkpoint:  # DeepSpeed: its weights (trained ones only
         checkpoint = {**checkpoint, "state_dict": dict(checkpoint["module"])}  # with exclude_frozen_parameters)
     hparams = checkpoint.get("hyper_parameters")
-    if not hparams or "model" not in hparams:
+    if not hparams or "model" not in hparams or "state_dict" not in checkpoint:
         raise ValueError(f"{ckpt_path} is not a lit_coderl checkpoint (no model hyper-parameters)")
     module = CodeRLModule(**hparams)  # the base model is rebuilt from model.name_or_path
     module.on_load_checkpoint(checkpoint)  # checks the base's identity, adds its frozen weights
     module.load_state_dict(checkpoint["state_dict"])
+    return module
+
+
+def export_checkpoint(ckpt_path: str | Path, out: str | Path, merge: bool = False) -> Path:
+    """Write the policy of a lit_coderl checkpoint to ``out`` and return it."""
+    out = Path(out)
+    module = load_checkpoint_module(ckpt_path)
     policy = module.net.policy
     out.mkdir(parents=True, exist_ok=True)
     if module.net.uses_adapter and merge:

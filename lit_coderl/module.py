@@ -402,7 +402,7 @@ class CodeRLModule(L.LightningModule):
     # validation / test: greedy responses scored by the same components
 
     def validation_step(self, batch: list[dict], batch_idx: int) -> None:
-        self._evaluate_batch(batch, "val")
+        self._evaluate_batch(batch, "valid")  # not "val/": that is the value head's namespace (TRL's names)
 
     def test_step(self, batch: list[dict], batch_idx: int) -> None:
         self._evaluate_batch(batch, "test")
@@ -451,6 +451,7 @@ class CodeRLModule(L.LightningModule):
         for key, (value, count) in sorted(totals.items()):
             # identical on every rank already: no further reduction
             self.log(key, value / max(count, 1.0), prog_bar=key.endswith("/reward/total"), rank_zero_only=False)
+        self.log("iteration", float(self.iteration), rank_zero_only=False)  # the row says when it was taken
         self._val_sums = {}
 
     # -----------------------------------------------------------------------------------------------------------------

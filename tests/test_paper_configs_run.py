@@ -20,7 +20,7 @@ import pytest
 from lit_coderl.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = REPO / "lit_coderl" / "configs"
+CONFIGS = REPO / "configs"
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 
 
@@ -112,7 +112,7 @@ def test_validate_logs_each_components_metrics(task_file, tmp_path, monkeypatch)
     files = sorted(tmp_path.glob("runs/*/csv/version_*/metrics.csv"))
     assert files, "validate wrote no metrics"
     with open(files[-1]) as f:
-        (row,) = [r for r in csv.DictReader(f) if r.get("val/reward/total")]
-    assert 0.0 <= float(row["val/reward/unit_tests/pass_rate"]) <= 1.0
-    for key in ("val/reward/unit_tests/mean", "val/reward/syntax/mean", "val/reward/lint/mean"):
+        (row,) = [r for r in csv.DictReader(f) if r.get("valid/reward/total")]
+    assert 0.0 <= float(row["valid/reward/unit_tests/pass_rate"]) <= 1.0
+    for key in ("valid/reward/unit_tests/mean", "valid/reward/syntax/mean", "valid/reward/lint/mean"):
         assert row[key] != ""

@@ -19,7 +19,7 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "LIT_CODERL_THREADS": "1", "W
 
 
 def _short_demo(path: Path, iterations: int) -> Path:
-    config = yaml.safe_load((REPO_ROOT / "lit_coderl" / "configs" / "demo.yaml").read_text())
+    config = yaml.safe_load((REPO_ROOT / "configs" / "demo.yaml").read_text())
     for callback in config["trainer"]["callbacks"]:
         if callback["class_path"].endswith("IterationCheckpoint"):
             callback["init_args"]["every_n_iterations"] = 1

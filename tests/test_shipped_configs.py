@@ -1,4 +1,4 @@
-"""Shipped configs live in the package and resolve by name from any directory (issue 16)."""
+"""Shipped configs: the top-level configs/ folder, carried by the wheel, resolved by name from any directory."""
 
 from __future__ import annotations
 
@@ -16,15 +16,29 @@ from lit_coderl.configs import CONFIG_DIR, list_configs, resolve_config, resolve
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_configs_are_package_data():
-    assert CONFIG_DIR == REPO / "lit_coderl" / "configs"
+def test_configs_are_the_top_level_folder():
+    assert CONFIG_DIR == REPO / "configs"
     names = set(shipped_configs())
     assert {"demo", "demo-python", "demo-robot-task", "mbpp", "mbpp-tiny", "robo", "strategies/ddp",
             "strategies/deepspeed_zero2"} <= names
     assert {"demo-grpo", "mbpp-tiny-grpo"} <= names  # the critic-free estimators (issue 15)
-    assert not (REPO / "configs").exists(), "one source of truth: no second copy at the repo root"
-    pyproject = (REPO / "pyproject.toml").read_text()
-    assert '"configs/*.yaml"' in pyproject and '"configs/**/*.yaml"' in pyproject
+    assert not list((REPO / "lit_coderl").rglob("*.yaml")), "one source of truth: no second copy in the package"
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_configs(tmp_path):
+    """Built like `.ci/run` builds it: the same files as package data, where `CONFIG_DIR` looks in an install."""
+    import zipfile
+
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                           str(REPO), "-w", str(tmp_path)], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("lit_coderl-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {f"lit_coderl/configs/files/{name}.yaml" for name in shipped_configs()}
+    assert shipped <= names, shipped - names
+    assert "lit_coderl/configs/__init__.py" in names and "lit_coderl/assets/tiny-coder/config.json" in names
+    assert not [n for n in names if n.startswith("configs/")]  # no top-level `configs` package in site-packages
 
 
 @pytest.mark.parametrize(
@@ -93,4 +107,4 @@ def test_python_m_from_an_empty_directory(tmp_path):
         [sys.executable, "-m", "lit_coderl", "configs"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert str(REPO / "lit_coderl" / "configs") in done.stdout
+    assert str(REPO / "configs") in done.stdout

@@ -1,4 +1,8 @@
-"""The shipped configs: YAML files inside the package, found by name wherever the user stands.
+"""The shipped configs: the repository's top-level ``configs/`` folder, carried by the wheel, found by name wherever
+the user stands.
+
+A checkout (or an editable install) reads ``<repository>/configs``; a wheel carries the same files as package data
+at ``lit_coderl/configs/files`` (``setup.py`` maps that package onto the top-level folder), so there is one copy.
 
 ``--config X`` takes ``X`` as a path when that file exists, else as the name of a shipped config: ``robo.yaml``,
 ``robo``, ``demo``, ``strategies/ddp`` (``configs/robo.yaml``, the form a checkout's old README used, works too).
@@ -10,8 +14,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-#: the folder of the shipped YAML files (package data: present in a wheel as in a checkout)
-CONFIG_DIR = Path(__file__).resolve().parent
+_PACKAGED = Path(__file__).resolve().parent / "files"  # an installed wheel
+_CHECKOUT = Path(__file__).resolve().parents[2] / "configs"  # a checkout, or an editable install of one
+
+#: the folder of the shipped YAML files
+CONFIG_DIR = _PACKAGED if _PACKAGED.is_dir() else _CHECKOUT
 
 
 def shipped_configs() -> dict[str, Path]:
@@ -73,12 +80,43 @@ def purpose(path: Path) -> str:
     return ""
 
 
+#: data sources (class name) -> what they need beyond the package
+SOURCE_NEEDS = {
+    "MBPP": "MBPP data",
+    "OpenCodeInstruct": "the dataset hub",
+    "RoboInstruct": "the dataset hub",
+}
+
+
+def needs(path: Path) -> list[str]:
+    """What a config needs beyond the installed package: benchmark data (``data fetch`` or ``--data-dir``), the
+    dataset hub, the model hub; empty for the offline configs."""
+    import yaml
+
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    found: list[str] = []
+    data = config.get("data") or {}
+    for source in [*(data.get("sources") or []), *(data.get("val_sources") or [])]:
+        name = str((source or {}).get("class_path", "")).rpartition(".")[2]
+        need = SOURCE_NEEDS.get(name)
+        if need and need not in found:
+            found.append(need)
+    model = str((((config.get("model") or {}).get("model") or {}).get("name_or_path")) or "tiny")
+    if model not in ("tiny", "tiny-coder", "lit_coderl/tiny-coder") and not model.startswith((".", "/", "~")):
+        found.append(f"the model hub ({model})")
+    return found
+
+
 def list_configs() -> str:
     """The text of ``python -m lit_coderl configs``."""
     configs = shipped_configs()
     width = max(len(name) for name in configs)
-    lines = [f"  {name:<{width}}  {purpose(path)}" for name, path in configs.items()]
+    lines = []
+    for name, path in configs.items():
+        required = needs(path)
+        lines.append(f"  {name:<{width}}  {purpose(path)}" + (f" [needs {', '.join(required)}]" if required else ""))
     return (
         "Shipped configs (use by name: python -m lit_coderl fit --config NAME; overlays stack: --config robo "
-        "--config strategies/ddp)\n" + "\n".join(lines) + f"\n\nfiles: {CONFIG_DIR}"
+        "--config strategies/ddp)\n" + "\n".join(lines) + "\n\nMBPP data: `python -m lit_coderl data fetch mbpp` "
+        "once, or `fit --data-dir DIR` with a folder holding mbpp/mbpp.jsonl.\n" + f"files: {CONFIG_DIR}"
     )

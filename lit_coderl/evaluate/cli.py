@@ -70,7 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("kind", choices=sorted(EVALUATORS), help="benchmark")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--samples", type=Path, help="JSONL of generations to score")
-    source.add_argument("--model", help="model dir or hub id (or `tiny`): generate the samples first")
+    source.add_argument(
+        "--model",
+        help="generate the samples first with: a checkpoint written by fit (runs/NAME/checkpoints/last.ckpt), a model "
+        "folder (`export` writes one; a LoRA adapter folder too), a hub id, or `tiny`",
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -168,9 +172,14 @@ def flag_results(kind: str, evaluator, samples: list[dict], results: list[dict])
 
 
 def model_out_dir(model: str) -> Path:
-    """``runs/eval/<model name>`` for ``--model`` runs (the last path or hub-id component)."""
-    name = Path(str(model).rstrip("/")).name or "model"
-    return Path("runs") / "eval" / name
+    """``runs/eval/<model name>`` for ``--model`` runs: the last path or hub-id component; for a checkpoint
+    ``runs/<run>/checkpoints/last.ckpt``, ``<run>-<the file last.ckpt links to, without .ckpt>`` (``demo-iter-60``)."""
+    path = Path(str(model).rstrip("/")).expanduser()
+    if path.is_file():
+        resolved = path.resolve()
+        run = resolved.parent.parent.name if resolved.parent.name == "checkpoints" else resolved.parent.name
+        return Path("runs") / "eval" / (f"{run}-{resolved.stem}" if run else resolved.stem)
+    return Path("runs") / "eval" / (path.name or "model")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -243,6 +243,8 @@ class MBPPEvaluator(Evaluator):
         timeout_s: Wall clock of one sample's test run.
         memory_mb: Memory limit of one sample's test run.
         few_shot: Prompt with the paper's 3-shot examples (tasks 2, 3, 4) before the task.
+        split: MBPP split of the tasks: ``test`` (11-510, the benchmark) or ``validation`` (511-600, for checks
+            during training).
     """
 
     kind = "mbpp"
@@ -254,11 +256,15 @@ class MBPPEvaluator(Evaluator):
         timeout_s: float = 10.0,
         memory_mb: int = MEMORY_MB,
         few_shot: bool = True,
+        split: str = "test",
         **options: Any,
     ) -> None:
         super().__init__(data_dir=data_dir, workers=workers, **options)
         self.limits = Limits(timeout_s=float(timeout_s), memory_mb=int(memory_mb))
         self.few_shot = few_shot
+        if split not in ("test", "validation"):
+            raise ValueError(f"MBPP evaluation split must be test or validation, got {split!r}")
+        self.split = split
         self._records: dict[int, dict] | None = None
 
     def _all_records(self) -> dict[int, dict]:
@@ -268,7 +274,7 @@ class MBPPEvaluator(Evaluator):
         return self._records
 
     def tasks(self) -> dict[str, dict[str, Any]]:
-        low, high = _data().MBPP_SPLITS["test"]
+        low, high = _data().MBPP_SPLITS[getattr(self, "split", "test")]
         records = self._all_records()
         return {f"Mbpp/{n}": records[n] for n in range(low, high + 1) if n in records}
 

@@ -90,7 +90,7 @@ def _rows(root: Path) -> list[dict[str, str]]:
     files = sorted(root.glob("logs/version_*/metrics.csv"))
     assert files, f"no metrics under {root}: {list(root.glob('error.rank*.txt'))}"
     with open(files[-1]) as f:
-        return [row for row in csv.DictReader(f) if row.get("reward/total") or row.get("val/reward/total")]
+        return [row for row in csv.DictReader(f) if row.get("reward/total") or row.get("valid/reward/total")]
 
 
 def _launch(tmp: Path, name: str, runs: list[dict]) -> subprocess.CompletedProcess:
@@ -291,5 +291,5 @@ def test_ddp_validate_counts_every_prompt_once(ddp_runs, single_process):
     base, _ = ddp_runs
     (row,) = _rows(base / "validate")
     reference = single_process["validate"]
-    for key in ("val/reward/total", "val/reward/length/mean", "val/reward/prompt/mean"):
+    for key in ("valid/reward/total", "valid/reward/length/mean", "valid/reward/prompt/mean"):
         assert float(row[key]) == pytest.approx(float(reference[key]), rel=1e-3, abs=1e-4), key
