@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from lit_coderl.cli import main
+from tests.reward_checks import assert_rewards_computed
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "lit_coderl" / "configs"
@@ -63,6 +64,7 @@ def test_paper_config_runs_as_shipped_on_the_standin(config, qwen_standin_dir, t
     main(["fit", *_paper_args(config, qwen_standin_dir, task_file)])
     rows = _metrics(tmp_path)
     assert [float(r["iteration"]) for r in rows] == [1.0, 2.0]
+    assert_rewards_computed(rows)
     assert all(float(r["train/skipped_updates"]) == 0.0 for r in rows)
     assert list((tmp_path / "runs").rglob("*.ckpt")), "the final checkpoint was not written"
 
@@ -77,6 +79,7 @@ def test_demo_config_runs_as_shipped(config, task_file, tmp_path, monkeypatch):
     main(["fit", *args])
     rows = _metrics(tmp_path)
     assert [float(r["iteration"]) for r in rows] == [1.0, 2.0]
+    assert_rewards_computed(rows)
     if config.startswith("demo"):  # reward hacking is visible: trivial-program share and response length logged
         assert all(r["response/length_mean"] for r in rows)
     if config == "demo-robot-task.yaml":
@@ -99,6 +102,7 @@ def test_robo_config_with_the_ddp_overlay_runs_on_two_cpu_processes(qwen_standin
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert [float(r["iteration"]) for r in _metrics(tmp_path)] == [1.0, 2.0]
+    assert_rewards_computed(_metrics(tmp_path))
 
 
 def test_validate_logs_each_components_metrics(task_file, tmp_path, monkeypatch):
@@ -114,5 +118,6 @@ def test_validate_logs_each_components_metrics(task_file, tmp_path, monkeypatch)
     with open(files[-1]) as f:
         (row,) = [r for r in csv.DictReader(f) if r.get("val/reward/total")]
     assert 0.0 <= float(row["val/reward/unit_tests/pass_rate"]) <= 1.0
+    assert_rewards_computed([row], prefix="val/reward/")
     for key in ("val/reward/unit_tests/mean", "val/reward/syntax/mean", "val/reward/lint/mean"):
         assert row[key] != ""
