@@ -83,8 +83,10 @@ def test_demo_config_runs_as_shipped(config, task_file, tmp_path, monkeypatch):
     if config.startswith("demo"):  # reward hacking is visible: trivial-program share and response length logged
         assert all(r["response/length_mean"] for r in rows)
     if config == "demo-robot-task.yaml":
-        assert all(0.0 <= float(r["reward/task_check/mean_score"]) <= 1.0 for r in rows)
-        assert all(r["reward/task_check/trivial_share"] and r["reward/simulator/trivial_share"] for r in rows)
+        # every sample carries its task's spec: each one is checked (a program, or the no-program penalty)
+        assert all(float(r["reward/task_check/checked"]) == 1.0 for r in rows)
+        assert all(float(r["reward/task_check/trivial_share"]) == float(r["reward/simulator/trivial_share"])
+                   for r in rows)  # the same programs, counted by both components
 
 
 def test_robo_config_with_the_ddp_overlay_runs_on_two_cpu_processes(qwen_standin_dir, task_file, tmp_path):
@@ -117,7 +119,6 @@ def test_validate_logs_each_components_metrics(task_file, tmp_path, monkeypatch)
     assert files, "validate wrote no metrics"
     with open(files[-1]) as f:
         (row,) = [r for r in csv.DictReader(f) if r.get("val/reward/total")]
-    assert 0.0 <= float(row["val/reward/unit_tests/pass_rate"]) <= 1.0
     assert_rewards_computed([row], prefix="val/reward/")
     for key in ("val/reward/unit_tests/mean", "val/reward/syntax/mean", "val/reward/lint/mean"):
-        assert row[key] != ""
+        float(row[key])  # logged as a number
