@@ -169,3 +169,119 @@ def test_ppo_loss_sums_policy_value_kl_and_entropy_terms():
     loss.backward()
     # d(0.5 · ½(V − R)²)/dV = 0.5 · (V − R) on the kept token, 0 on the masked one
     close(values.grad, [[0.5 * (0.4 - 1.0), 0.0]])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the defaults, the other estimators' γ, and the constants of the statistics (each one found alive by mutation)
+
+
+def test_defaults_of_the_pure_functions():
+    r, v, m = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.5, -0.5]]), torch.ones(1, 2)
+    # gae defaults γ = 1, λ = 0.95: δ1 = 2 + 0.5 = 2.5; δ0 = 1 − 0.5 − 0.5 = 0; A0 = 0 + 0.95 · 2.5
+    close(ppo.gae(r, v, m)[0], [[2.375, 2.5]])
+    close(ppo.kl_penalty(torch.tensor([-1.0]), torch.tensor([-1.5])), [0.5])  # k1
+    losses = torch.tensor([[1.0, 2.0, 3.0], [4.0, 0.0, 0.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+    assert ppo.aggregate_tokens(losses, mask).item() == pytest.approx(10 / 4)  # token_mean
+    to_go, held = torch.tensor([[3.0, 2.0, 1.0], [5.0, 0.0, 0.0]]), mask
+    close(ppo.baseline_targets(to_go, held), [[3.0, 2.0, 1.0], [5.0, 5.0, 5.0]])  # position
+    # policy_loss: ε = 0.2 (ρ = e^0.5 clipped to 1.2 for A > 0), log-ratio clamp 10 (approxkl of log ρ = 20)
+    loss, stats = ppo.policy_loss(torch.tensor([[0.0, 20.0]]), torch.tensor([[-0.5, 0.0]]),
+                                  torch.tensor([[1.0, 0.0]]), torch.ones(1, 2))
+    assert loss.item() == pytest.approx(-1.2 / 2)
+    assert stats["approxkl"].item() == pytest.approx(0.5 * (0.25 + 100.0) / 2)
+    # value_loss: ε_v = 0.2; V moved +0.5 from 0, clipped to 0.2
+    vloss, vstats = ppo.value_loss(torch.tensor([[0.5]]), torch.tensor([[0.0]]), torch.tensor([[1.0]]),
+                                   torch.ones(1, 1))
+    # towards R = 1: (0.5 − 1)² = 0.25 < (0.2 − 1)² = 0.64: the clipped branch, ½ · 0.64
+    assert vloss.item() == pytest.approx(0.32) and vstats["clipfrac"].item() == 1.0
+
+
+def test_value_loss_exact_both_directions_and_power():
+    values = torch.tensor([[-0.9, 0.1, 2.0]])
+    old = torch.tensor([[0.0, 0.0, 0.0]])
+    returns = torch.tensor([[-2.0, -1.0, 1.0]])
+    loss, stats = ppo.value_loss(values, old, returns, torch.ones(1, 3), clip_range_value=0.3)
+    # token 0: V fell 0.9 → clipped to −0.3: (−0.9 + 2)² = 1.21 vs (−0.3 + 2)² = 2.89 → 2.89 (clipped)
+    # token 1: V rose 0.1 (unclipped): (0.1 + 1)² = 1.21 both
+    # token 2: V rose 2 → clipped to 0.3: (2 − 1)² = 1 vs (0.3 − 1)² = 0.49 → 1 (unclipped)
+    assert loss.item() == pytest.approx(0.5 * (2.89 + 1.21 + 1.0) / 3)
+    assert stats["clipfrac"].item() == pytest.approx(1 / 3)
+
+
+def test_policy_loss_clamps_large_negative_log_ratios_too():
+    _, stats = ppo.policy_loss(torch.tensor([[-60.0]]), torch.tensor([[-10.0]]), torch.tensor([[1.0]]),
+                               torch.ones(1, 1), log_ratio_clamp=10.0)
+    assert stats["approxkl"].item() == pytest.approx(50.0)  # ½ · (−10)², not ½ · 50²
+    assert stats["ratio"].item() == pytest.approx(math.exp(-10.0), rel=1e-5)
+
+
+def test_token_sum_norm_reaches_every_term_of_ppo_loss():
+    logits, ids, probs, logp = _ppo_inputs()
+    mask = torch.ones(1, 2)
+    values, old_values, returns = torch.tensor([[1.0, 0.0]]), torch.zeros(1, 2), torch.tensor([[1.0, 1.0]])
+    ref = torch.tensor([[logp[0] - 0.5, logp[1]]])
+    cfg = _cfg(kl_in="loss", kl_coef=1.0, kl_estimator="k1", entropy_coef=1.0, vf_coef=1.0,
+               loss_aggregation="token_sum_norm", clip_range_value=5.0)
+    adv = torch.tensor([[1.0, -1.0]])
+    loss, stats = ppo.ppo_loss(logits, values, ids, torch.tensor([logp]), old_values, adv, returns, mask, cfg,
+                               ref_logprobs=ref, norm_tokens=8)
+    h = [-sum(p * math.log(p) for p in row) for row in probs]
+    # every sum over the row's tokens is divided by 1 sequence × 8 tokens
+    pg, vf, kl, ent = (-1.0 + 1.0) / 8, 0.5 * (0.0 + 1.0) / 8, 0.5 / 8, sum(h) / 8
+    assert stats["loss/policy_avg"].item() == pytest.approx(pg, abs=1e-6)
+    assert stats["loss/value_avg"].item() == pytest.approx(vf)
+    assert stats["loss/kl_avg"].item() == pytest.approx(kl)
+    assert stats["loss/entropy_avg"].item() == pytest.approx(ent)
+    assert loss.item() == pytest.approx(pg + vf + kl - ent)
+    assert set(stats) == {"loss/policy_avg", "loss/value_avg", "loss/kl_avg", "loss/entropy_avg", "loss/total",
+                          "policy/approxkl_avg", "policy/clipfrac_avg", "val/ratio", "val/clipfrac_avg"}
+    assert stats["loss/total"].item() == pytest.approx(loss.item())
+    with pytest.raises(ValueError, match="^token_sum_norm needs norm_tokens"):
+        ppo.aggregate_tokens(torch.ones(1, 1), torch.ones(1, 1), "token_sum_norm")
+    with pytest.raises(ValueError, match="^kl_in: loss needs the reference log-probs$"):
+        ppo.ppo_loss(logits, None, ids, torch.tensor([logp]), None, adv, None, mask, cfg, norm_tokens=8)
+
+
+def test_kl_estimators_exact():
+    lp, ref = torch.tensor([-1.0, -2.0]), torch.tensor([-1.5, -1.0])  # r = 0.5, −1
+    close(ppo.kl_penalty(lp, ref, "k2"), [0.125, 0.5])
+    close(ppo.kl_penalty(lp, ref, "k3"), [math.exp(-0.5) - 1 + 0.5, math.exp(1.0) - 1 - 1.0])
+
+
+@pytest.mark.parametrize("estimator", ["rloo", "grpo"])
+def test_group_estimators_discount_with_gamma(estimator):
+    rewards = torch.tensor([[0.0, 1.0], [0.0, 3.0]])
+    mask, groups = torch.ones(2, 2), torch.tensor([0, 0])
+    fn = ppo.rloo_advantages if estimator == "rloo" else ppo.grpo_advantages
+    _, to_go = fn(rewards, mask, groups, gamma=0.5)
+    close(to_go, [[0.5, 1.0], [1.5, 3.0]])
+
+
+def test_statistics_constants():
+    two = torch.tensor([1.0, 3.0])
+    assert ppo.masked_var(two, torch.ones(2)).item() == pytest.approx(2.0)  # Bessel: 1 · 2 / 1
+    # a constant batch whitens to zeros (eps keeps the inverse std finite)
+    close(ppo.masked_whiten(torch.full((3,), 2.5), torch.ones(3)), [0.0, 0.0, 0.0])
+    # explained variance 1 − Var(R − V)/Var(R): R = [1, 3], V = [1, 2] → 1 − 0.5/2
+    ev = ppo.explained_variance(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 3.0]), torch.ones(2))
+    assert ev.item() == pytest.approx(0.75)
+    # a micro-batch holding the minibatch's only sequence carries all of it
+    one = torch.tensor([[1.0, 1.0]])
+    assert ppo.micro_batch_share(one, one, "seq_mean_token_mean").item() == 1.0
+    assert ppo.aggregation_count(torch.tensor([[1.0, 1.0], [1.0, 0.0]]), "token_mean").item() == 3.0
+    assert ppo.aggregation_count(torch.tensor([[1.0, 1.0], [0.0, 0.0]]), "seq_mean_token_mean").item() == 1.0
+    cfg = PPOConfig(minibatch_size=1)
+    assert ppo.minibatches([2, 0, 1], cfg) == [[[2]], [[0]], [[1]]]
+
+
+def test_a_one_token_response_and_eos_placement_of_sequence_scores():
+    adv, _ = ppo.gae(torch.tensor([[2.0]]), torch.tensor([[0.5]]), torch.ones(1, 1), gamma=0.9, lam=0.9)
+    close(adv, [[1.5]])
+    scores = torch.tensor([[1.0, 1.0, 0.0]])
+    mask = torch.tensor([[1.0, 1.0, 0.0]])
+    close(ppo.place_scores(scores, mask, "eos", sequence_scores=torch.tensor([7.0])), [[0.0, 7.0, 0.0]])
+    with pytest.raises(ValueError, match="^unknown reward placement 'tokens'; expected dense or eos$"):
+        ppo.place_scores(scores, mask, "tokens")
+    with pytest.raises(ValueError, match="^a group baseline needs at least 2 samples per prompt"):
+        ppo.group_mean_std(torch.tensor([1.0, 2.0]), torch.tensor([0, 1]))
