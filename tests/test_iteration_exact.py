@@ -23,7 +23,11 @@ OLD = [[-0.5, -1.0, -0.2], [-0.3, -2.0, 0.0]]
 REF = [[-0.7, -0.6, -0.2], [-0.1, -2.5, -4.0]]
 VALUES = [[0.3, -0.2, 0.1], [0.5, 0.4, 3.0]]
 ENDED = [True, False]  # row 1 was cut at max_new_tokens: it gets the missing-EOS penalty on its last token (t = 1)
-BETA, GAMMA, LAM, PENALTY = 0.2, 0.9, 0.95, 1.5
+BETA, GAMMA, LAM, PENALTY = 0.2, 0.9, 0.8, 1.5
+
+
+def _k3(r: float) -> float:
+    return math.exp(-r) - 1 + r
 
 
 def _masked_stats(x: list[list[float]]) -> tuple[float, float]:
@@ -40,7 +44,7 @@ def _reference(placement: str, whiten_rewards: bool):
     else:  # each row's weighted sequence score on its last real token
         seq = [sum(WEIGHTS[n] * SEQUENCE[n][i] for n in WEIGHTS) for i in range(2)]
         placed = [[seq[i] if t == sum(MASK[i]) - 1 else 0.0 for t in range(3)] for i in range(2)]
-    kl = [[(OLD[i][t] - REF[i][t]) * MASK[i][t] for t in range(3)] for i in range(2)]  # k1
+    kl = [[_k3(OLD[i][t] - REF[i][t]) * MASK[i][t] for t in range(3)] for i in range(2)]
     rewards = [[(placed[i][t] - BETA * kl[i][t]) * MASK[i][t] for t in range(3)] for i in range(2)]
     for i in range(2):
         if not ENDED[i]:
@@ -64,13 +68,14 @@ def _reference(placement: str, whiten_rewards: bool):
     return weighted, kl, rewards, advantages, returns
 
 
-def _run(placement: str, whiten_rewards: bool, ended=ENDED):
-    cfg = PPOConfig(advantage="gae", kl_in="reward", kl_coef=BETA, kl_estimator="k1", gamma=GAMMA, lam=LAM,
+def _run(placement: str, whiten_rewards: bool, ended: list[bool] | None = ENDED):
+    cfg = PPOConfig(advantage="gae", kl_in="reward", kl_coef=BETA, kl_estimator="k3", gamma=GAMMA, lam=LAM,
                     missing_eos_penalty=PENALTY, whiten_rewards=whiten_rewards)
     tensor = lambda x: torch.tensor(x, dtype=torch.float32)  # noqa: E731
     return assemble_rewards(
         {n: tensor(s) for n, s in SCORES.items()}, {n: tensor(s) for n, s in SEQUENCE.items()}, WEIGHTS,
-        tensor(MASK), tensor(OLD), tensor(REF), tensor(VALUES), torch.tensor(ended), cfg, placement,
+        tensor(MASK), tensor(OLD), tensor(REF), tensor(VALUES), None if ended is None else torch.tensor(ended), cfg,
+        placement,
     )
 
 
@@ -111,3 +116,66 @@ def test_whitened_rewards_keep_their_mean():
     assert whitened[keep].mean().item() == pytest.approx(raw[keep].mean().item(), abs=1e-6)
     assert whitened[keep].var().item() == pytest.approx(1.0, abs=1e-5)
     assert whitened[~keep].abs().max().item() == 0.0
+
+
+def test_without_ended_flags_no_penalty_is_applied():
+    # a rollout without EOS information (built from texts): nothing is known to be truncated
+    diff = _run("dense", False, ended=None).rewards - _run("dense", False, ended=[True, True]).rewards
+    close(diff, [[0.0] * 3, [0.0] * 3])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the group branch: rloo and grpo over two prompts with two answers each (no critic)
+
+G_REWARDS = [[0.0, 1.0], [0.0, 3.0], [0.5, 0.5], [0.5, 0.5]]  # group 1's answers score alike (zero spread)
+G_IDS = [7, 7, 3, 3]
+
+
+def _group_run(advantage: str, skip_zero_spread: bool):
+    cfg = PPOConfig(advantage=advantage, kl_in="loss", kl_coef=0.5, kl_estimator="k3", gamma=0.5,
+                    missing_eos_penalty=0.0, whiten_rewards=False, group_baseline="position", grpo_scale_std=True,
+                    skip_zero_spread=skip_zero_spread)
+    scores = torch.tensor(G_REWARDS)
+    zeros = torch.zeros(4, 2)
+    return assemble_rewards({"a": scores}, {"a": torch.zeros(4)}, {"a": 1.0}, torch.ones(4, 2), zeros - 1.0,
+                            zeros - 3.0, None, None, cfg, "dense", group_ids=torch.tensor(G_IDS))
+
+
+def _group_reference(advantage: str):
+    to_go = [[r[0] + 0.5 * r[1], r[1]] for r in G_REWARDS]  # γ = 0.5; the KL is in the loss, not the reward
+    out = []
+    for i in range(4):
+        j = i ^ 1  # the other answer to the same prompt
+        if advantage == "rloo":
+            out.append([to_go[i][t] - to_go[j][t] for t in range(2)])
+            continue
+        centre = [(to_go[i][t] + to_go[j][t]) / 2 for t in range(2)]
+        std = abs(to_go[i][0] - to_go[j][0]) / math.sqrt(2)  # Bessel-corrected over 2
+        scale = 1.0 if std < 1e-6 else std + 1e-4
+        out.append([(to_go[i][t] - centre[t]) / scale for t in range(2)])
+    return to_go, out
+
+
+@pytest.mark.parametrize("skip_zero_spread", [False, True])
+@pytest.mark.parametrize("advantage", ["rloo", "grpo"])
+def test_group_branch_matches_the_reference(advantage, skip_zero_spread):
+    out = _group_run(advantage, skip_zero_spread)
+    to_go, expected = _group_reference(advantage)
+    keep = [[0.0, 0.0] if skip_zero_spread and i >= 2 else [1.0, 1.0] for i in range(4)]
+    close(out.returns, to_go)
+    close(out.advantages, [[expected[i][t] * keep[i][t] for t in range(2)] for i in range(4)])
+    close(out.loss_mask, keep)
+    assert out.zero_spread.tolist() == [False, False, True, True]
+    close(out.rewards, G_REWARDS)  # kl_in: loss leaves the reward alone
+    close(out.kl, [[_k3(2.0)] * 2] * 4)  # still measured: old − ref = 2
+    close(out.weighted, G_REWARDS)
+
+
+def test_group_branch_errors():
+    cfg = PPOConfig(advantage="rloo")
+    args = ({"a": torch.zeros(2, 1)}, {"a": torch.zeros(2)}, {"a": 1.0}, torch.ones(2, 1), torch.zeros(2, 1),
+            torch.zeros(2, 1), None, None)
+    with pytest.raises(ValueError, match=r"^advantage: rloo needs a rollout with group ids"):
+        assemble_rewards(*args, cfg, "dense")
+    with pytest.raises(ValueError, match=r"^unknown advantage estimator 'ppo'; expected gae, rloo or grpo$"):
+        assemble_rewards(*args, PPOConfig(advantage="ppo"), "dense", group_ids=torch.tensor([0, 0]))
