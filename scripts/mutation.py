@@ -27,7 +27,8 @@ SCRATCH = REPO / ".mutation"
 
 MODULES = {
     "ppo": ("lit_coderl/ppo.py", ["tests/test_ppo.py", "tests/test_ppo_exact.py"]),
-    "iteration": ("lit_coderl/iteration.py", ["tests/test_iteration.py", "tests/test_iteration_exact.py"]),
+    "iteration": ("lit_coderl/iteration.py", ["tests/test_iteration.py", "tests/test_iteration_exact.py",
+                                              "tests/test_iteration_inputs.py"]),
     "spans": ("lit_coderl/rewards/spans.py", ["tests/rewards/test_spans.py", "tests/rewards/test_spans_exact.py"]),
     "judge": ("lit_coderl/sandbox/judge.py", ["tests/sandbox/test_judge.py", "tests/sandbox/test_job_failure.py",
                                               "tests/sandbox/test_judge_exact.py"]),
