@@ -281,6 +281,9 @@ def test_a_one_token_response_and_eos_placement_of_sequence_scores():
     scores = torch.tensor([[1.0, 1.0, 0.0]])
     mask = torch.tensor([[1.0, 1.0, 0.0]])
     close(ppo.place_scores(scores, mask, "eos", sequence_scores=torch.tensor([7.0])), [[0.0, 7.0, 0.0]])
+    # sequence scores of another dtype (components may return float64 or ints) are cast to the scores' dtype
+    placed = ppo.place_scores(scores, mask, "eos", sequence_scores=torch.tensor([7.0], dtype=torch.float64))
+    assert placed.dtype == torch.float32 and placed.tolist() == [[0.0, 7.0, 0.0]]
     with pytest.raises(ValueError, match="^unknown reward placement 'tokens'; expected dense or eos$"):
         ppo.place_scores(scores, mask, "tokens")
     with pytest.raises(ValueError, match="^a group baseline needs at least 2 samples per prompt"):
