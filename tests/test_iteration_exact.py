@@ -179,3 +179,20 @@ def test_group_branch_errors():
         assemble_rewards(*args, cfg, "dense")
     with pytest.raises(ValueError, match=r"^unknown advantage estimator 'ppo'; expected gae, rloo or grpo$"):
         assemble_rewards(*args, PPOConfig(advantage="ppo"), "dense", group_ids=torch.tensor([0, 0]))
+
+
+@pytest.mark.parametrize(("advantage", "expected"), [
+    ("rloo", [[1.0, 0.5], [-1.0, -0.5], [0.0, -2.0], [0.0, -2.0]]),  # G_t^i − G_0^j
+    ("grpo", [[0.5, 0.0], [-0.5, 0.0], [0.0, -2.0], [0.0, -2.0]]),  # G_t^i − mean_j G_0^j, not scaled
+])
+def test_group_branch_sequence_baseline_unscaled(advantage, expected):
+    # group 0: G (γ = 0.5) = [1.5, 1] and [0.5, 1]: equal at t = 1 only, so it has spread; group 1 scores alike
+    rewards = torch.tensor([[1.0, 1.0], [0.0, 1.0], [2.0, 0.0], [2.0, 0.0]])
+    cfg = PPOConfig(advantage=advantage, kl_in="loss", kl_coef=0.0, kl_estimator="k3", gamma=0.5,
+                    missing_eos_penalty=0.0, group_baseline="sequence", grpo_scale_std=False, skip_zero_spread=True)
+    zeros = torch.zeros(4, 2)
+    out = assemble_rewards({"a": rewards}, {"a": torch.zeros(4)}, {"a": 1.0}, torch.ones(4, 2), zeros, zeros, None,
+                           None, cfg, "dense", group_ids=torch.tensor([0, 0, 1, 1]))
+    assert out.zero_spread.tolist() == [False, False, True, True]
+    close(out.loss_mask, [[1.0, 1.0], [1.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
+    close(out.advantages, [expected[0], expected[1], [0.0, 0.0], [0.0, 0.0]])

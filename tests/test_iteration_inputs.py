@@ -134,3 +134,33 @@ def test_sampler_pass_supplies_old_logprobs_values_and_entropy():
     assert values.tolist() == [[20.0, 30.0, 0.0]] and calls == [([[0, 5, 6, 7, 8, 9]], ATTENTION, POSITIONS)]
     with pytest.raises(ValueError, match=r"^this rollout has no sampler log-probs \(built from texts\?\)"):
         sampler_logprobs_values_entropy(head, SimpleNamespace(sampler_logprobs=None, sampler_entropy=None), 1, "cpu")
+
+
+def test_a_one_token_prompt_still_keeps_only_the_response_logits():
+    rollout = SimpleNamespace(query_ids=torch.tensor([[5]]), query_mask=torch.tensor([[1]]),
+                              response_ids=torch.tensor([[7, 8]]), response_mask=torch.tensor([[1.0, 1.0]]))
+    net = FakePolicy(None)
+    logits, values = response_logits_and_values(net, rollout, slice(0, 1), "cpu", GREEDY)
+    assert net.calls[0]["logits_to_keep"] == 3
+    assert logits[..., 0].tolist() == [[0.0, 1.0]] and values.tolist() == [[5.0, 17.0]]
+
+
+def test_filtered_sampling_keeps_the_sampled_tokens():
+    # top-k 1 keeps each position's argmax, and the token that was actually sampled there (training recomputes the
+    # sampling distribution: a sampled token must stay in its support)
+    rollout = SimpleNamespace(query_ids=torch.tensor([[0, 5, 6]]), query_mask=torch.tensor([[0, 1, 1]]),
+                              response_ids=torch.tensor([[0, 2, 1]]), response_mask=torch.ones(1, 3))
+    options = GenerationOptions(temperature=1.0, top_k=1)
+    logits, _ = response_logits_and_values(FakePolicy(None), rollout, slice(0, 1), "cpu", options)
+    inf = float("-inf")
+    # positions 2, 3, 4: [position, input id, position id] = [2, 6, 1], [3, 0, 2], [4, 2, 3]
+    assert logits.tolist() == [[[2.0, 6.0, inf], [3.0, inf, 2.0], [4.0, 2.0, inf]]]
+
+
+def test_a_rollout_missing_either_sampler_tensor_is_refused():
+    head = SimpleNamespace(critic_mode="head")
+    for missing in ("sampler_logprobs", "sampler_entropy"):
+        rollout = _sampled(torch.zeros(1, 3))
+        setattr(rollout, missing, None)
+        with pytest.raises(ValueError, match="no sampler log-probs"):
+            sampler_logprobs_values_entropy(head, rollout, 1, "cpu")
