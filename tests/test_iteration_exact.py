@@ -182,12 +182,13 @@ def test_group_branch_errors():
 
 
 @pytest.mark.parametrize(("advantage", "expected"), [
-    ("rloo", [[1.0, 0.5], [-1.0, -0.5], [0.0, -2.0], [0.0, -2.0]]),  # G_t^i − G_0^j
-    ("grpo", [[0.5, 0.0], [-0.5, 0.0], [0.0, -2.0], [0.0, -2.0]]),  # G_t^i − mean_j G_0^j, not scaled
+    ("rloo", [[2.0, 0.5], [-2.0, -1.5]]),  # G_t^i − G_0^j
+    ("grpo", [[1.0, -0.5], [-1.0, -0.5]]),  # G_t^i − mean_j G_0^j (1.5), not scaled
 ])
 def test_group_branch_sequence_baseline_unscaled(advantage, expected):
-    # group 0: G (γ = 0.5) = [1.5, 1] and [0.5, 1]: equal at t = 1 only, so it has spread; group 1 scores alike
-    rewards = torch.tensor([[1.0, 1.0], [0.0, 1.0], [2.0, 0.0], [2.0, 0.0]])
+    # group 0: G (γ = 0.5) = [2.5, 1] and [0.5, 1]: equal at t = 1 only, so it has spread, and its sequence
+    # baseline (1.5) is not its position baseline at t = 1 (1); group 1 scores alike (zero spread, skipped)
+    rewards = torch.tensor([[2.0, 1.0], [0.0, 1.0], [2.0, 0.0], [2.0, 0.0]])
     cfg = PPOConfig(advantage=advantage, kl_in="loss", kl_coef=0.0, kl_estimator="k3", gamma=0.5,
                     missing_eos_penalty=0.0, group_baseline="sequence", grpo_scale_std=False, skip_zero_spread=True)
     zeros = torch.zeros(4, 2)
