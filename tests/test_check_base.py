@@ -108,3 +108,14 @@ def test_load_state_checks_the_base_and_completes_the_state_dict():
     with pytest.raises(ValueError, match="model.name_or_path '/other/coder' loads a different one"):
         load_state(_module("/other/coder", seed=1), {"lit_coderl": {"base_model": trained._lit_coderl_base_identity}})
     assert load_state(_module("/any"), {"state_dict": {}}) == {}  # an old checkpoint without our state
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: there is no CUDA RNG state to save here")
+def test_cuda_rng_state_round_trip():
+    from lit_coderl.checkpoints import get_rng_state, set_rng_state
+
+    state = get_rng_state()
+    assert state["cuda"] is not None
+    draw = torch.rand(4, device="cuda")
+    set_rng_state(state)
+    assert torch.equal(torch.rand(4, device="cuda"), draw)
