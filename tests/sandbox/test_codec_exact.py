@@ -1,0 +1,60 @@
+"""`codec.digest_value` against the canonical bytes its docstrings define, written out here by hand, and the nesting
+bound of the digest and the encoder at its exact edge.
+
+Flat lists/tuples of ``str``/``int`` (or of lists/tuples of them) hash ``flat:<type>:<inner type>:<compact JSON>``;
+everything else hashes a tagged prefix form: ``n<int>;``, ``f<repr>;``, ``c<repr>;``, ``s<len>:<utf-8>``,
+``l<len>[...]``/``t<len>[...]``, ``N``."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from lit_coderl.sandbox import codec
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize(("value", "canonical"), [
+    (["a", 1], b'flat:list::["a",1]'),
+    (("é", "\ud800"), 'flat:tuple::["é","\ud800"]'.encode("utf-8", "surrogatepass")),  # no ASCII escapes
+    ([[1, "b"], [2]], b'flat:list:list:[[1,"b"],[2]]'),
+    ([(1,), (2,)], b"flat:list:tuple:[[1],[2]]"),
+    ([], b"flat:list::[]"),
+    ([[1], (2,)], b"l2[l1[n1;]t1[n2;]]"),  # mixed inner types: the general form
+    ([1.5, "x"], b"l2[f1.5;s1:x]"),
+    ((None, True), b"t2[Nn1;]"),
+    (2.0, b"n2;"),
+    (complex(3, 0), b"n3;"),
+    (complex(1, 2), b"c(1+2j);"),
+    (-0.25, b"f-0.25;"),
+])
+def test_digest_canonical_bytes(value, canonical):
+    digest = codec.digest_value(value)
+    assert type(digest) is codec.Digest and digest == sha(canonical)
+
+
+def test_equal_numbers_digest_alike_and_unequal_apart():
+    assert codec.digest_value(1) == codec.digest_value(1.0) == codec.digest_value(True) == codec.digest_value(1 + 0j)
+    assert codec.digest_value(1) != codec.digest_value(1.5) != codec.digest_value(1 + 1j)
+
+
+def _nested(levels: int):
+    value = 0
+    for _ in range(levels):
+        value = [value, "x"]  # a list holding a list is never flat: the general form at every level
+    return value
+
+
+def test_nesting_bound_is_exact():
+    codec.digest_value(_nested(codec.MAX_DEPTH))
+    with pytest.raises(codec.CodecError, match="^value nested too deeply$"):
+        codec.digest_value(_nested(codec.MAX_DEPTH + 1))
+    codec.encode_value(_nested(codec.MAX_DEPTH - 1))
+    codec.encode_item(_nested(codec.MAX_DEPTH - 1))
+    for encode in (codec.encode_value, codec.encode_item):
+        with pytest.raises(codec.CodecError, match="^value nested too deeply$"):
+            encode(_nested(codec.MAX_DEPTH + 1))
