@@ -53,8 +53,8 @@ def test_nesting_bound_is_exact():
     codec.digest_value(_nested(codec.MAX_DEPTH))
     with pytest.raises(codec.CodecError, match="^value nested too deeply$"):
         codec.digest_value(_nested(codec.MAX_DEPTH + 1))
-    codec.encode_value(_nested(codec.MAX_DEPTH - 1))
-    codec.encode_item(_nested(codec.MAX_DEPTH - 1))
+    assert codec.decode_value(codec.encode_value(_nested(codec.MAX_DEPTH))) == _nested(codec.MAX_DEPTH)
+    assert codec.decode_value(codec.encode_item(_nested(codec.MAX_DEPTH))["v"]) == _nested(codec.MAX_DEPTH)
     for encode in (codec.encode_value, codec.encode_item):
         with pytest.raises(codec.CodecError, match="^value nested too deeply$"):
             encode(_nested(codec.MAX_DEPTH + 1))
