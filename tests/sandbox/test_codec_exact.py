@@ -58,3 +58,25 @@ def test_nesting_bound_is_exact():
     for encode in (codec.encode_value, codec.encode_item):
         with pytest.raises(codec.CodecError, match="^value nested too deeply$"):
             encode(_nested(codec.MAX_DEPTH + 1))
+
+
+class Text(str):
+    pass
+
+
+class Items(list):
+    pass
+
+
+def test_containers_bytes_and_subclasses():
+    n1, n2 = sha(b"n1;").encode(), sha(b"n2;").encode()
+    assert codec.digest_value(b"ab") == sha(b"b2:ab")
+    both = sha(b"S2[" + b"".join(sorted([n1, n2])) + b"]")
+    assert codec.digest_value({2, 1}) == codec.digest_value(frozenset({1, 2})) == both
+    assert codec.digest_value({"k": 1}) == sha(b"d1[" + sha(b"s1:k").encode() + n1 + b"]")
+    # a subclass digests as its base value (read through the base type, never through its own methods)
+    assert codec.digest_value(Text("k")) == codec.digest_value("k") == sha(b"s1:k")
+    assert codec.digest_value(Items([1, 2])) == sha(b"l2[n1;n2;]")
+    assert codec.digest_value([Text("k")]) == sha(b"l1[s1:k]")
+    with pytest.raises(codec.CodecError, match=r"^not plain data: builtins\.object$"):
+        codec.digest_value([object()])
