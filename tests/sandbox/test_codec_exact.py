@@ -8,6 +8,7 @@ everything else hashes a tagged prefix form: ``n<int>;``, ``f<repr>;``, ``c<repr
 from __future__ import annotations
 
 import hashlib
+import sys
 
 import pytest
 
@@ -49,7 +50,16 @@ def _nested(levels: int):
     return value
 
 
-def test_nesting_bound_is_exact():
+@pytest.fixture
+def deep_stack():
+    """Room for the explicit bound to act first (instrumented runs, e.g. mutation testing, add stack frames)."""
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(saved, 20_000))
+    yield
+    sys.setrecursionlimit(saved)
+
+
+def test_nesting_bound_is_exact(deep_stack):
     codec.digest_value(_nested(codec.MAX_DEPTH))
     with pytest.raises(codec.CodecError, match="^value nested too deeply$"):
         codec.digest_value(_nested(codec.MAX_DEPTH + 1))
