@@ -90,3 +90,65 @@ def test_containers_bytes_and_subclasses():
     assert codec.digest_value([Text("k")]) == sha(b"l1[s1:k]")
     with pytest.raises(codec.CodecError, match=r"^not plain data: builtins\.object$"):
         codec.digest_value([object()])
+
+
+def test_integer_range_of_plain_json():
+    assert codec.encode_value(2**63 - 1) == 2**63 - 1 and codec.encode_value(-(2**63)) == -(2**63)
+    assert codec.encode_value(2**63) == {"I": "8000000000000000"}
+    assert codec.encode_value(-(2**63) - 1) == {"I": "-8000000000000001"}
+    assert codec.encode_value(2**64 - 1) == {"I": "ffffffffffffffff"}
+    assert codec.decode_value(codec.encode_value(-(2**70))) == -(2**70)
+
+
+@pytest.mark.parametrize("wrap", [
+    lambda v: (v, "x"), lambda v: frozenset({v}), lambda v: {"k": v}, lambda v: {1: v}, lambda v: [{1: v}],
+])
+def test_every_container_counts_one_level(wrap, deep_stack):
+    def nested(levels):
+        value = 0
+        for _ in range(levels):
+            value = wrap(value)
+        return value
+
+    levels = codec.MAX_DEPTH if wrap(0) != [{1: 0}] else codec.MAX_DEPTH // 2
+    assert codec.decode_value(codec.encode_value(nested(levels))) == nested(levels)
+    with pytest.raises(codec.CodecError, match="^value nested too deeply$"):
+        codec.encode_value(nested(levels + 1))
+
+
+def test_complex_parts_and_sets_sit_one_level_down(deep_stack):
+    inner = [1 + 2j, {3}]
+    for _ in range(codec.MAX_DEPTH - 2):
+        inner = [inner]
+    assert codec.decode_value(codec.encode_value(inner)) == inner  # the parts at exactly MAX_DEPTH
+    with pytest.raises(codec.CodecError, match="^value nested too deeply$"):
+        codec.encode_value([inner])
+
+
+def test_node_budget_per_item_and_per_job(monkeypatch):
+    monkeypatch.setattr(codec, "_job_nodes", [codec.JOB_NODES])
+    exact = list(range(codec.MAX_NODES - 1))  # the list itself and its items: MAX_NODES nodes
+    assert codec.encode_item(exact) == {"v": exact}
+    assert codec._job_nodes == [codec.JOB_NODES - codec.MAX_NODES]
+    assert codec.encode_item([*exact, 0]) == {"h": codec.digest_value([*exact, 0])}  # one node too many
+    assert codec._job_nodes == [codec.JOB_NODES - codec.MAX_NODES]  # a digest sends no nodes
+    assert codec.encode_item(exact) == {"v": exact}
+    assert codec._job_nodes == [codec.JOB_NODES - 2 * codec.MAX_NODES]
+    assert codec.encode_item([0]) == {"h": codec.digest_value([0])}  # the job's budget is spent
+
+
+def test_strings_digest_with_their_surrogates_and_dicts_pair_by_pair():
+    assert codec.digest_value("\ud800") == sha(b"s3:\xed\xa0\x80")
+    pairs = sorted([sha(b"s1:a").encode() + sha(b"n1;").encode(), sha(b"s1:b").encode() + sha(b"n2;").encode()])
+    assert codec.digest_value({"b": 2, "a": 1}) == sha(b"d2[" + b"".join(pairs) + b"]")
+
+
+def test_python_recursion_limit_is_reported_as_too_deep():
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(120)
+    try:
+        for call in (codec.digest_value, codec.encode_value, codec.encode_item):
+            with pytest.raises(codec.CodecError, match="^value nested too deeply$"):
+                call(_nested(200))
+    finally:
+        sys.setrecursionlimit(saved)
