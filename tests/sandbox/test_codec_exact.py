@@ -123,6 +123,12 @@ def test_complex_parts_and_sets_sit_one_level_down(deep_stack):
     assert codec.decode_value(codec.encode_value(inner)) == inner  # the parts at exactly MAX_DEPTH
     with pytest.raises(codec.CodecError, match="^value nested too deeply$"):
         codec.encode_value([inner])
+    for part in (1 + 2j, 2j):  # a complex at exactly MAX_DEPTH: its parts are one level too deep
+        deep = part
+        for _ in range(codec.MAX_DEPTH):
+            deep = [deep]
+        with pytest.raises(codec.CodecError, match="^value nested too deeply$"):
+            codec.encode_value(deep)
 
 
 def test_node_budget_per_item_and_per_job(monkeypatch):
@@ -152,3 +158,17 @@ def test_python_recursion_limit_is_reported_as_too_deep():
                 call(_nested(200))
     finally:
         sys.setrecursionlimit(saved)
+
+
+@pytest.mark.parametrize("outer", [lambda v: {v}, lambda v: {v: 0}])
+def test_set_items_and_dict_keys_sit_one_level_down(outer, deep_stack):
+    def tuples(levels):
+        value = 0
+        for _ in range(levels):
+            value = (value,)
+        return value
+
+    ok = outer(tuples(codec.MAX_DEPTH - 1))  # the innermost int at exactly MAX_DEPTH
+    assert codec.decode_value(codec.encode_value(ok)) == ok
+    with pytest.raises(codec.CodecError, match="^value nested too deeply$"):
+        codec.encode_value(outer(tuples(codec.MAX_DEPTH)))
