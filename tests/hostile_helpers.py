@@ -307,8 +307,8 @@ class Host:
 
 def _visible_canary_folder() -> Path:
     """A host folder the sandbox shows its programs read-only, for a canary they can SEE (and must not change): the
-    first of the environment's prefix, its site-packages, the repository that a probe job finds; else the
-    repository (then the canary is hidden like ``HIDDEN``, and `Host.canary_visible` says so)."""
+    first of the environment's prefix, its site-packages, the repository that a probe job finds. A probe that
+    does not run, or finds none of them, is an error: the attacks on the canary would mean nothing."""
     global _VISIBLE
     if _VISIBLE is None:
         candidates = [Path(sys.prefix), Path(_site_packages()), REPO]
@@ -317,14 +317,19 @@ def _visible_canary_folder() -> Path:
             mark.write_text("seen")
         try:
             with SandboxPool(workers=1, limits=LIMITS, isolation="bwrap") as pool:
-                reply = pool.submit_exec(f"import os\nprint([os.path.exists(m) for m in {[str(m) for m in marks]!r}])")
-                seen = json.loads(reply.result().stdout.strip().replace("True", "true").replace("False", "false"))
-        except Exception:  # no probe, no visible canary
-            seen = [False] * len(marks)
+                reply = pool.submit_exec(
+                    f"import os, json\nprint(json.dumps([os.path.exists(m) for m in {[str(m) for m in marks]!r}]))"
+                ).result()
         finally:
             for mark in marks:
                 mark.unlink(missing_ok=True)
-        _VISIBLE = next((c for c, s in zip(candidates, seen, strict=True) if s), REPO)
+        if reply.status != "ok" or not reply.stdout.strip():
+            raise RuntimeError(f"the canary probe did not run: {reply.status} {reply.error} {reply.load}")
+        seen = json.loads(reply.stdout)
+        visible = [c for c, s in zip(candidates, seen, strict=True) if s]
+        if not visible:
+            raise RuntimeError(f"the sandbox shows none of {[str(c) for c in candidates]}: no visible canary")
+        _VISIBLE = visible[0]
     return _VISIBLE
 
 

@@ -93,7 +93,11 @@ def test_rank_share_makes_the_data_parallel_mean_a_global_mean():
     counts = {0: T(30.0), 1: T(10.0)}
 
     def module(rank):
-        strategy = SimpleNamespace(reduce=lambda x, reduce_op: counts[0] + counts[1])
+        def all_reduce(x, reduce_op):  # a sum over the ranks: this rank's own tensor and the other's count
+            assert reduce_op == "sum" and torch.equal(x, counts[rank]), (reduce_op, x)
+            return x + counts[1 - rank]
+
+        strategy = SimpleNamespace(reduce=all_reduce)
         return SimpleNamespace(_trainer=object(), trainer=SimpleNamespace(world_size=2, strategy=strategy))
 
     weighted = [rank_share(module(r), counts[r]) * mean for r, mean in ((0, 1.0), (1, 5.0))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from lit_coderl.cli import main
+from tests.reward_checks import assert_rewards_computed
 from tests.test_module import read_metrics, write_config
 
 TASKS = [
@@ -44,6 +45,7 @@ def test_three_iterations_with_unit_test_dataflow_lint_syntax(tmp_path, random_m
     main(["fit", "--config", str(config)])
     rows = read_metrics(tmp_path)
     assert [float(r["iteration"]) for r in rows] == [1.0, 2.0, 3.0]
+    assert_rewards_computed(rows)  # the programs ran: they raised their own load errors, no job crashed
     for name in ("syntax", "lint", "dataflow", "unit_tests"):
         assert all(r[f"reward/{name}/mean"] != "" for r in rows), name
     # a random model never passes the tests: every sample gets the fail penalty, and the runs were scored

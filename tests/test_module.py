@@ -110,7 +110,7 @@ def test_yaml_removes_a_reward_and_adds_a_user_component(tmp_path, random_model_
     row = read_metrics(tmp_path)[-1]
     assert "reward/lint/mean" not in row or row["reward/lint/mean"] == ""
     assert float(row["reward/length/mean"]) > 0.0
-    assert row["reward/syntax/mean"] != ""
+    assert float(row["reward/syntax/mean"]) <= 0.0  # logged, and no bonus for valid code: a penalty or 0
 
 
 def test_nan_rewards_are_counted_not_fatal(tmp_path, random_model_dir):
@@ -243,7 +243,9 @@ def test_group_estimators_train_without_a_critic_and_resume(tmp_path, random_mod
     assert [float(r["iteration"]) for r in rows] == [1.0, 2.0]
     for row in rows:
         assert row.get("loss/value_avg", "") == "" and row.get("val/vf_explained_var", "") == ""
-        assert 0.0 <= float(row["advantage/zero_spread"]) <= 1.0 and row["loss/policy_avg"] != ""
+        # 2 groups of 2 answers: a share of whole groups; the policy loss is a number
+        assert float(row["advantage/zero_spread"]) in (0.0, 0.5, 1.0) and float(row["loss/policy_avg"]) == float(
+            row["loss/policy_avg"])
         assert (row.get("loss/kl_avg", "") != "") == (advantage == "grpo")
     samples = (tmp_path / "logs" / "version_0" / "samples.jsonl").read_text().splitlines()
     assert len(samples) == 8  # 2 prompts × 2 answers, 2 iterations

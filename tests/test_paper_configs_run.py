@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from lit_coderl.cli import main
+from tests.reward_checks import assert_rewards_computed
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -63,6 +64,7 @@ def test_paper_config_runs_as_shipped_on_the_standin(config, qwen_standin_dir, t
     main(["fit", *_paper_args(config, qwen_standin_dir, task_file)])
     rows = _metrics(tmp_path)
     assert [float(r["iteration"]) for r in rows] == [1.0, 2.0]
+    assert_rewards_computed(rows)
     assert all(float(r["train/skipped_updates"]) == 0.0 for r in rows)
     assert list((tmp_path / "runs").rglob("*.ckpt")), "the final checkpoint was not written"
 
@@ -77,11 +79,14 @@ def test_demo_config_runs_as_shipped(config, task_file, tmp_path, monkeypatch):
     main(["fit", *args])
     rows = _metrics(tmp_path)
     assert [float(r["iteration"]) for r in rows] == [1.0, 2.0]
+    assert_rewards_computed(rows)
     if config.startswith("demo"):  # reward hacking is visible: trivial-program share and response length logged
         assert all(r["response/length_mean"] for r in rows)
     if config == "demo-robot-task.yaml":
-        assert all(0.0 <= float(r["reward/task_check/mean_score"]) <= 1.0 for r in rows)
-        assert all(r["reward/task_check/trivial_share"] and r["reward/simulator/trivial_share"] for r in rows)
+        # every sample carries its task's spec: each one is checked (a program, or the no-program penalty)
+        assert all(float(r["reward/task_check/checked"]) == 1.0 for r in rows)
+        assert all(float(r["reward/task_check/trivial_share"]) == float(r["reward/simulator/trivial_share"])
+                   for r in rows)  # the same programs, counted by both components
 
 
 def test_robo_config_with_the_ddp_overlay_runs_on_two_cpu_processes(qwen_standin_dir, task_file, tmp_path):
@@ -99,6 +104,7 @@ def test_robo_config_with_the_ddp_overlay_runs_on_two_cpu_processes(qwen_standin
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert [float(r["iteration"]) for r in _metrics(tmp_path)] == [1.0, 2.0]
+    assert_rewards_computed(_metrics(tmp_path))
 
 
 def test_validate_logs_each_components_metrics(task_file, tmp_path, monkeypatch):
@@ -113,6 +119,6 @@ def test_validate_logs_each_components_metrics(task_file, tmp_path, monkeypatch)
     assert files, "validate wrote no metrics"
     with open(files[-1]) as f:
         (row,) = [r for r in csv.DictReader(f) if r.get("valid/reward/total")]
-    assert 0.0 <= float(row["valid/reward/unit_tests/pass_rate"]) <= 1.0
+    assert_rewards_computed([row], prefix="valid/reward/")
     for key in ("valid/reward/unit_tests/mean", "valid/reward/syntax/mean", "valid/reward/lint/mean"):
-        assert row[key] != ""
+        float(row[key])  # logged as a number

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lit_coderl.progress import IterationLog, format_line
+from tests.reward_checks import assert_rewards_computed
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,7 +59,9 @@ def test_demo_fit_redirected_logs_each_iteration_without_warnings(tmp_path):
         assert text not in stderr, text
     # outputs under ./runs/demo of the directory the user stands in
     run = tmp_path / "runs" / "demo"
-    assert list(run.glob("csv/version_0/metrics.csv"))
+    (metrics,) = run.glob("csv/version_0/metrics.csv")
+    with open(metrics) as f:
+        assert_rewards_computed([r for r in csv.DictReader(f) if r.get("reward/total")])
     page = next(run.glob("csv/version_0/samples/iter-2.html")).read_text(encoding="utf-8")
     assert "PPO iteration 2" in page and '<meta charset="utf-8">' in page
     # W&B: the heat-maps are HTML media files referenced from the samples table

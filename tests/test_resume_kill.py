@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.reward_checks import assert_rewards_computed
 from tests.test_module import REPO_ROOT
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "LIT_CODERL_THREADS": "1", "WANDB_MODE": "disabled"}
@@ -66,5 +67,7 @@ def test_kill_9_then_ckpt_path_last_continues_exactly(tmp_path):
     after = {i: r for i, r in _rows(killed).items() if i > saved}
     assert sorted(after) == list(range(saved + 1, 5))  # continued at the saved iteration, not at 1
     reference = _rows(straight)
+    assert_rewards_computed(list(reference.values()))
+    assert_rewards_computed(list(after.values()))
     for i, row in after.items():
         assert row["reward/total"] == reference[i]["reward/total"], i

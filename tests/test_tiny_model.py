@@ -141,7 +141,6 @@ def test_greedy_generation_opens_a_python_fence(model, tokenizer) -> None:
     with torch.no_grad():
         out = model.generate(**inputs, do_sample=False, max_new_tokens=24, pad_token_id=tokenizer.pad_token_id)
     text = tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-    assert text.strip()
     assert text.startswith("```python\ndef ")
 
 
@@ -224,7 +223,6 @@ def test_robot_tasks_are_optional_and_fail_clearly(build, monkeypatch: pytest.Mo
 
 
 def test_robot_pairs_from_the_project_generator_are_fenced_once(build) -> None:
-    pytest.importorskip("lit_coderl.robot.generator")
     pairs = build.robot_pairs(3, seed=0)
     assert len(pairs) == 3
     for pair in pairs:

@@ -80,6 +80,10 @@ def test_evaluate_cli_default_out_flags_and_counts(fixture_dir, tmp_path, capsys
     for kind in ("robosim", "roboeval"):
         lines = [json.loads(line) for line in (tmp_path / f"gen.{kind}.eval.jsonl").read_text().splitlines()]
         assert [line.get("flags") for line in lines] == [None, ["unknown_task_id"], ["non_utf8"]]
+        if kind == "robosim":  # the honest program was run and judged: it does what the task asks in every world
+            assert (lines[0]["accepted"], lines[0]["worlds_passed"], lines[0]["error"]) == (True, 100, None)
+        else:  # it ran in every state (go_to, say: 2 events), though it never says "good day"
+            assert all((s["status"], s["events"], s["error"]) == ("ok", 2, None) for s in lines[0]["states"])
     assert out.count("flagged lines: 1 non_utf8, 1 unknown_task_id") == 2
 
 
@@ -115,4 +119,5 @@ def test_model_outputs_go_under_runs_eval(tmp_path, monkeypatch, fixture_dir):
     args = ["robosim", "--model", "some/tiny-model", "--data-dir", str(fixture_dir), "--workers", "1"]
     assert evaluate_main(args) == 0
     assert (tmp_path / "runs/eval/tiny-model/robosim.samples.jsonl").is_file()
-    assert (tmp_path / "runs/eval/tiny-model/robosim.eval.jsonl").is_file()
+    (line,) = (json.loads(x) for x in (tmp_path / "runs/eval/tiny-model/robosim.eval.jsonl").read_text().splitlines())
+    assert (line["accepted"], line["worlds_passed"], line["error"]) == (True, 100, None)  # scored in the sandbox

@@ -5,7 +5,6 @@ import torch
 
 from lit_coderl.rewards.simulator import SimulatorReward
 from lit_coderl.rewards.spans import char_span_to_tokens
-from lit_coderl.robot.robosim import verify_program
 from lit_coderl.rollout import Rollout
 
 GOOD = 'Here you go:\n```python\ndef task_program():\n    go_to("kitchen")\n    say("hi")\n```\nBye.'
@@ -54,8 +53,8 @@ def test_scores_pass_fraction_penalty_and_error_line(tiny_tokenizer, reward):
 
     assert torch.allclose(scores[2], -0.1 * rollout.response_mask[2])
 
-    partial = verify_program(PARTIAL_CODE, worlds=5, seed=2, mode="count")  # the third program verified
-    fraction = partial["passed"] / 5
+    # the third program verified (seed 2): the cup is in the room in 2 of its 5 worlds, place() fails in the others
+    fraction = 2 / 5
     body = program_tokens(rollout, 3)
     values = {round(float(scores[3, t]), 6) for t in body}
     assert round(fraction if fraction else -0.1, 6) in values
@@ -65,7 +64,7 @@ def test_scores_pass_fraction_penalty_and_error_line(tiny_tokenizer, reward):
     assert metrics["success_rate"] == pytest.approx(0.25)
     assert metrics["mean_pass_fraction"] == pytest.approx((1.0 + fraction) / 4)
     assert metrics["no_program"] == pytest.approx(0.25)
-    assert metrics["robot_errors"] == pytest.approx(0.5 if partial["passed"] < 5 else 0.25)
+    assert metrics["robot_errors"] == pytest.approx(0.5)
     assert metrics["api_calls_mean"] == 1.5 and metrics["trivial_share"] == 1.0  # reward hacking made visible
 
 

@@ -1,7 +1,6 @@
 """Attribution helpers: character spans, lines and code regions to tokens."""
 
 import pytest
-import torch
 
 from lit_coderl.rewards.spans import (
     LineIndex,
@@ -113,7 +112,10 @@ def test_rollout_from_texts(tiny_tokenizer):
     joined = "".join(texts[0][rollout.offsets[0][t][0] : rollout.offsets[0][t][1]] for t in idx)
     assert "def f():\n    return 1" in joined and "Sure" not in joined
     assert rollout.zeros().shape == rollout.response_ids.shape
-    assert torch.all(rollout.response_mask[2, : len(idx)] >= 0)
+    # "x = 1": its tokens and the EOS are real, the rest of the row (padded to the longest answer) is not
+    n = len(tiny_tokenizer("x = 1", add_special_tokens=False)["input_ids"]) + 1
+    width = rollout.response_mask.shape[1]
+    assert rollout.response_mask[2].tolist() == [1.0] * n + [0.0] * (width - n)
 
 
 def test_line_index_and_token_lookup_match_the_linear_definitions():

@@ -22,10 +22,18 @@ from lit_coderl.rewards.syntax import (
 )
 from lit_coderl.rollout import Rollout, response_mask_from_ids
 
+SYNCODE_INSTALLED = importlib.util.find_spec("syncode") is not None
 needs_syncode = pytest.mark.skipif(
-    not syncode_backend.syncode_available(),
+    not SYNCODE_INSTALLED,  # only a missing package skips: an installed SynCode that fails to load fails the tests
     reason="syncode is not installed (pip install 'lit_coderl[syncode]' && pip install --no-deps syncode==0.4.16)",
 )
+
+@needs_syncode
+def test_an_installed_syncode_loads():
+    """SynCode is installed: its grammar-mask modules must load (a broken import is a failure, never a skip)."""
+    modules = syncode_backend.load_syncode()
+    assert modules.SyncodeLogitsProcessor.__name__ == "SyncodeLogitsProcessor" and syncode_backend.syncode_available()
+
 
 TEXTS = [
     "def add(a, b)):\n    return a\n",
@@ -233,7 +241,7 @@ def test_fit_with_syncode_backend(tmp_path, random_model_dir, syncode_cache, mod
     main(["fit", "--config", str(config)])
     rows = read_metrics(tmp_path)
     assert [float(r["iteration"]) for r in rows] == [1.0, 2.0]
-    assert rows[-1]["reward/syntax/mean"] != ""
+    assert float(rows[-1]["reward/syntax/mean"]) == float(rows[-1]["reward/syntax/mean"])  # a number, not NaN
     assert float(rows[0]["val/ratio"]) == pytest.approx(1.0, abs=0.1)  # on-policy even when constrained
     if mode == "constrain":
         assert float(rows[-1]["reward/syntax/constrained_share"]) > 0.0

@@ -80,10 +80,12 @@ def test_scores_and_line_attribution_exact(tiny_tokenizer, reward):
 def test_sum_blame_splits_a_lines_penalty_over_its_tokens(tiny_tokenizer):
     component = TaskCheckReward(worlds=2, violation_penalty=-0.5, workers=1)  # blame_spreading: sum (default)
     try:
-        rollout = Rollout.from_texts(tiny_tokenizer, [TRIVIAL], tasks=[ROW])
+        rollout = Rollout.from_texts(tiny_tokenizer, [TRIVIAL, DONE], tasks=[ROW, ROW])
         scores = component.score(rollout)
     finally:
         component.close()
+    done = program(rollout, 1)  # the honest program was checked in the sandbox: full score, no blame
+    assert torch.allclose(scores[1, done], torch.full((len(done),), 1.0))
     line = tokens(rollout, 0, '    say("hi")')
     assert torch.allclose(scores[0], expected(rollout, 0, 0.0, '    say("hi")', -0.5 / len(line)))
     assert scores[0].sum().item() == pytest.approx(-0.5)

@@ -102,6 +102,8 @@ def f(x):
 """
     reply = quiet_pool.submit_calls(code, "f", [[1], [2]]).result()
     assert len(reply.items) <= 2, f"{len(reply.items)} items for 2 inputs"
+    # the program ran (an empty reply would meet the bound too): its own values for the real inputs are there
+    assert reply.status == "ok" and (True, 4) in call_values(reply), (reply.status, reply.error, reply.items)
 
 
 def _growth_mb(pool, code: str) -> tuple[int, int]:
