@@ -23,8 +23,13 @@ def test_token_heatmap_html_colours_and_escapes():
 
 
 def test_wandb_offline_run_has_curves_and_table(tmp_path, random_model_dir, monkeypatch):
+    import wandb
+
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    # wandb keeps its settings in a process-wide singleton: an earlier test's run under WANDB_MODE=disabled (the
+    # suite's default) would make this one disabled too; a user's process starts one run
+    wandb.teardown()
     config = write_config(tmp_path, random_model_dir)
     config_data = json.loads(json.dumps(__import__("yaml").safe_load(config.read_text())))
     config_data["trainer"]["logger"] = {

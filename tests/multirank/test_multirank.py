@@ -33,7 +33,7 @@ from tests.test_module import REPO_ROOT, write_config
 # one 2-process launch runs every case (minutes on a busy 2-core machine): above the suite's per-test default
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
-STRATEGIES = REPO_ROOT / "lit_coderl" / "configs" / "strategies"
+STRATEGIES = REPO_ROOT / "configs" / "strategies"
 PER_RANK = 2
 """Prompts per rank (data.batch_size); the single-process reference runs 2 × this."""
 
