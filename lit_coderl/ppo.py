@@ -6,10 +6,9 @@ Read top to bottom: statistics → KL → rewards → advantages → losses → 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Literal
-
-import warnings
 
 import torch
 

@@ -52,8 +52,9 @@ class SimulatorReward(SandboxedReward):
         name: Name in logs.
         worlds: K, RoboSim worlds per program (paper: 5).
         spreading: ``sum`` (default, length-neutral): the program's tokens sum to the pass fraction; ``constant``
-            (the paper's): every program token gets it. The no-program penalty follows it: on every response token (``constant``, so it
-            grows with the answer's length, as in the paper) or summing to ``fail_penalty`` over them (``sum``).
+            (the paper's): every program token gets it. The no-program penalty follows it: on every response token
+            (``constant``, so it grows with the answer's length, as in the paper) or summing to ``fail_penalty``
+            over them (``sum``).
         fail_penalty: Value on every program token when no world passes (paper: −0.1); on every response token
             when there is no program (their sum under ``sum`` spreading).
         error_line_penalty: Value added (use a negative number) to the tokens of the program line that raised in

@@ -70,7 +70,9 @@ def test_sequence_score_counts_each_diagnostic_once(tiny_tokenizer):
         "",
     ]
     rollout = Rollout.from_texts(tiny_tokenizer, texts)
-    reward = LintReward(select=["F", "E9"], rule_weights={"F821": 0.5}, penalty=-1.0, clean_bonus=0.25, spreading="constant")
+    reward = LintReward(
+        select=["F", "E9"], rule_weights={"F821": 0.5}, penalty=-1.0, clean_bonus=0.25, spreading="constant"
+    )
     scores = reward.score(rollout)
     start = texts[0].index("collections")
     span = _tokens_covering(rollout, 0, start, start + len("collections.abc"))

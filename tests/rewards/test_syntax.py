@@ -96,7 +96,9 @@ def test_sequence_score_is_the_verdict_once(tiny_tokenizer):
         "",
     ]
     rollout = Rollout.from_texts(tiny_tokenizer, texts)
-    reward = SyntaxReward(invalid_penalty=-1.0, incomplete_penalty=-0.5, valid_bonus=0.125, penalize_after=True, spreading="constant")
+    reward = SyntaxReward(
+        invalid_penalty=-1.0, incomplete_penalty=-0.5, valid_bonus=0.125, penalize_after=True, spreading="constant"
+    )
     scores = reward.score(rollout)
     sequence = reward.sequence_score(rollout, scores)
     assert sequence.tolist() == [-1.0, -0.5, 0.125, -1.0, 0.0]

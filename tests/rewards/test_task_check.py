@@ -30,8 +30,8 @@ TEXTS = [DONE, ELSEWHERE, TRIVIAL, RAISES, GARBAGE, DONE]
 
 @pytest.fixture(scope="module")
 def reward():
-    component = TaskCheckReward(worlds=2, violation_penalty=-0.5, blame_spreading="constant", fail_penalty=-0.1, spreading="constant",
-                                workers=1)
+    component = TaskCheckReward(worlds=2, violation_penalty=-0.5, blame_spreading="constant", fail_penalty=-0.1,
+                                spreading="constant", workers=1)
     yield component
     component.close()
 
