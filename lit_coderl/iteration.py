@@ -128,7 +128,7 @@ class IterationTensors:
     loss_mask: torch.Tensor
     """``[B, T]`` the tokens the loss sees: the response mask, less the zero-spread groups when they are skipped."""
     zero_spread: torch.Tensor | None = None
-    """``[B]`` True for samples of groups whose returns are all equal (group estimators only)."""
+    """``[B]`` True for samples of groups whose verdicts are all equal (`ppo.zero_spread`; group estimators only)."""
 
 
 def assemble_rewards(

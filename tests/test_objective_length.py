@@ -11,7 +11,9 @@ import yaml
 
 from lit_coderl.configs import CONFIG_DIR
 from lit_coderl.data.robot import GeneratedRobotTasks
+from lit_coderl.iteration import comment_share
 from lit_coderl.rewards.base import RewardComponent, score_components
+from lit_coderl.rewards.spans import comment_chars
 from lit_coderl.rollout import Rollout
 
 CONFIGS = sorted(p.name for p in CONFIG_DIR.glob("*.yaml"))
@@ -82,3 +84,11 @@ def test_comment_lines_do_not_change_the_return(config, tiny_tokenizer, robot_ta
 
 def test_the_shipped_configs_are_all_checked():
     assert {"demo.yaml", "demo-grpo.yaml", "demo-python.yaml", "mbpp.yaml", "robo.yaml"} <= set(CONFIGS)
+
+
+def test_comment_share_counts_comment_characters_of_the_code(tiny_tokenizer):
+    assert comment_chars('x = "#1"  # two\n# three\n') == len("# two") + len("# three")
+    assert comment_chars("x = (1  # open\n") == len("# open")  # does not tokenize: the line fallback
+    code = "def f():\n    # hi\n    return 1"  # the fence's own newline is not code
+    rollout = Rollout.from_texts(tiny_tokenizer, [f"```python\n{code}\n```", "no code here"])
+    assert comment_share(rollout) == pytest.approx(len("# hi") / (len(code) + len("no code here")))
