@@ -65,7 +65,7 @@ class PPOConfig:
     entropy_coef: float = 0.0
     """Entropy bonus weight in the loss (0: entropy is only logged)."""
     max_grad_norm: float = 1.0
-    """Gradient-norm clip per optimizer step (0 disables)."""
+    """Gradient-norm clip per optimizer step and parameter group (policy, value; 0 disables)."""
     missing_eos_penalty: float = 1.0
     """Subtracted from the last token's reward of responses truncated before EOS (TRL's missing_eos_penalty)."""
     log_ratio_clamp: float = 10.0
@@ -73,8 +73,10 @@ class PPOConfig:
     advantage: Advantage = "gae"
     """Advantage estimator. ``gae``: a learned critic (`gae`, advantages whitened over the batch). ``rloo`` and
     ``grpo``: critic-free group baselines over the ``generation.samples_per_prompt`` answers to each prompt
-    (`rloo_advantages`, `grpo_advantages`; no critic is built). With dense rewards each token gets its reward-to-go
-    minus the group baseline (``group_baseline``); with ``reward_placement: eos`` they are the textbook forms."""
+    (`rloo_advantages`, `grpo_advantages`; no critic is built; group statistics from the sequence-level verdicts,
+    `iteration.group_advantages`). With dense rewards each token gets its reward-to-go minus the group baseline
+    (``group_baseline``); with ``reward_placement: eos`` and the KL in the loss (their default) they are the
+    textbook sequence-level forms."""
     group_baseline: GroupBaseline = "position"
     """rloo/grpo, what a token's reward-to-go is compared with (`baseline_targets`): ``position``, the group's
     reward-to-go at the same position (an answer that ended earlier counts with its last token's); ``sequence``, the
