@@ -33,6 +33,7 @@ from lit_coderl.models import ModelOptions, build_networks, load_tokenizer
 from lit_coderl.optim import all_ranks_true, build_optimizer, clip_gradients, lr_factor, rank_share, refuse_zero3
 from lit_coderl.ppo import PPOConfig
 from lit_coderl.rewards.base import RewardComponent, score_components
+from lit_coderl.rewards.sandboxed import check_infra_errors, infra_error_count
 from lit_coderl.rollout import GenerationOptions, Rollout, generate
 
 
@@ -61,6 +62,9 @@ class CodeRLModule(L.LightningModule):
             chunk: a logits processor whose change ``constrain_logits`` does not mirror makes the two differ, and the
             run then warns and recomputes. ``recompute``: a second forward over prompt + response (TRL's way); the two
             differ by rounding only (KV-cache vs full-sequence attention).
+        infra_error_iterations: Training stops, with one line saying what failed, when sandboxed reward components
+            report infrastructure errors (jobs that failed before their program ran; those samples get no score)
+            in this many consecutive iterations; 0 never stops. Counted from the start of the process.
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class CodeRLModule(L.LightningModule):
         max_prompts: int | None = None,
         forward_batch_size: int = 16,
         old_logprobs: Literal["sampler", "recompute"] = "sampler",
+        infra_error_iterations: int = 2,
     ) -> None:
         super().__init__()
         hparams = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
@@ -98,6 +103,8 @@ class CodeRLModule(L.LightningModule):
         if old_logprobs not in ("sampler", "recompute"):
             raise ValueError(f"old_logprobs must be 'sampler' or 'recompute', got {old_logprobs!r}")
         self.old_logprobs = old_logprobs
+        self.infra_error_iterations = int(infra_error_iterations)
+        self._infra_streak = 0  # consecutive iterations with sandbox infrastructure errors (not checkpointed)
         self._sampler_checked = False
         self.last_iteration: dict | None = None
         """The last iteration's rollout, per-component scores, weights and per-token rewards (for callbacks)."""
@@ -181,6 +188,7 @@ class CodeRLModule(L.LightningModule):
 
         with timed(timings, "reward"):
             scores, sequence_scores = self._score(rollout, components)
+        self._infra_streak = check_infra_errors(components, self._infra_streak, self.infra_error_iterations)
         with timed(timings, "gae"):
             weights = {c.name: c.weight for c in components}
             t = assemble_rewards(
@@ -201,6 +209,7 @@ class CodeRLModule(L.LightningModule):
 
         counters = {"iteration": self.iteration, "train/skipped_updates": self.skipped_updates}
         counters |= {"train/nonfinite_rewards": self.nonfinite_rewards, "lr": self.optimizers().param_groups[0]["lr"]}
+        counters["sandbox/infra_errors"] = infra_error_count(components)
         metrics = iteration_metrics(rollout, components, scores, t, values, mask, self.ppo, timings, counters)
         metrics |= update_stats
         self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=rollout.batch_size)

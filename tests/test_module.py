@@ -124,6 +124,19 @@ def test_nan_rewards_are_counted_not_fatal(tmp_path, random_model_dir):
     assert float(row["train/skipped_updates"]) == 0.0
 
 
+def test_fit_stops_on_sandbox_infrastructure_errors_in_two_consecutive_iterations(tmp_path, random_model_dir, capsys):
+    callbacks = [{"class_path": "tests.user_rewards.FailingSandboxReward"}]
+    config = write_config(tmp_path, random_model_dir, **{"trainer.callbacks": callbacks, "model.max_iterations": 4})
+    with pytest.raises(SystemExit) as stopped:
+        main(["fit", "--config", str(config)])
+    assert stopped.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert errors == ["error: sandbox infrastructure errors in 2 consecutive iterations (broken_sandbox: 4 sample(s) "
+                      "this iteration): sandbox server died before the program started"]
+    rows = read_metrics(tmp_path)
+    assert [float(r["sandbox/infra_errors"]) for r in rows] == [4.0]  # the first is logged; the second stops fit
+
+
 def _final_state(ckpt_path: Path) -> dict:
     ckpt = torch.load(ckpt_path, weights_only=False)
     trainable = {k: v for k, v in ckpt["state_dict"].items() if "lora_" in k or "value_head" in k}

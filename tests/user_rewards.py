@@ -58,3 +58,14 @@ class GradientRecorder(__import__("lightning").pytorch.Callback):
             if grad is not None:
                 grads[name] = grad.detach().float().clone()
         torch.save(grads, f"{self.path}.rank{trainer.global_rank}.pt")
+
+
+class FailingSandboxReward(__import__("lit_coderl.rewards.sandboxed", fromlist=["SandboxedReward"]).SandboxedReward):
+    """Stands for a sandboxed component whose sandbox fails before every program (a hidden mount): it records an
+    infrastructure error for every sample and scores nothing, as the real components do."""
+
+    default_name = "broken_sandbox"
+
+    def score(self, rollout):
+        self.note_infra_errors(["sandbox server died before the program started"] * rollout.batch_size)
+        return torch.zeros(rollout.response_ids.shape)

@@ -11,6 +11,16 @@ from typing import Any
 DEFAULT_DATA_DIR = None
 
 
+INFRA_ERROR = "infra_error"
+"""The status (``status``, ``base_status``, ``plus_status``, ``outcome``) of a sample the sandbox could not run: the
+machinery failed before the program started. It is no verdict: left out of pass@1; the command exits non-zero."""
+
+
+def has_infra_error(row: dict[str, Any]) -> bool:
+    """Whether a result line is marked `INFRA_ERROR`."""
+    return any(row.get(key) == INFRA_ERROR for key in ("status", "base_status", "plus_status", "outcome"))
+
+
 class Evaluator(ABC):
     """Scores samples ``{"task_id", "solution", ...}`` of one benchmark.
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lit_coderl.evaluate import EVALUATORS, get_evaluator
+from lit_coderl.evaluate.base import INFRA_ERROR, has_infra_error
 
 #: per-line flags written into the result line (``"flags": [...]``) and counted in the summary
 NON_UTF8, UNKNOWN_TASK = "non_utf8", "unknown_task_id"
@@ -106,11 +107,18 @@ def read_samples(path: Path) -> list[dict[str, Any]]:
     return samples
 
 
+def jsonl_line(row: dict[str, Any]) -> bytes:
+    """One UTF-8 JSON line for ``row``, whatever its strings hold: a lone surrogate (a program's exception message
+    can carry one) is written as its ``\\udXXX`` escape, which JSON readers read back as the same string."""
+    return (json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8", "backslashreplace")
+
+
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    """One line per row (`jsonl_line`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
+    with open(path, "wb") as f:
         for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            f.write(jsonl_line(row))
 
 
 def _parse_options(pairs: list[str], kind: str) -> dict[str, Any]:
@@ -205,4 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     flagged = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
     print(f"flagged lines: {flagged or 'none'} (see each result line's \"flags\")")
     print(f"\n{len(results)} samples scored in {elapsed:.1f} s; per-sample results: {out}")
+    infra = [r for r in results if has_infra_error(r)]
+    if infra:  # no verdict is not a failure: the scores above are incomplete, and the exit status says so
+        print(f"error: {len(infra)} sample(s) could not be run, the sandbox failed before their program started "
+              f"(marked {INFRA_ERROR!r}, left out of the scores): {infra[0].get('error')}", file=sys.stderr)
+        return 3
     return 0

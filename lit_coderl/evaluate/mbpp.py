@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from lit_coderl.evaluate.base import DEFAULT_DATA_DIR, Evaluator
+from lit_coderl.evaluate.base import DEFAULT_DATA_DIR, INFRA_ERROR, Evaluator, has_infra_error
 from lit_coderl.sandbox import Limits, RunReply, SandboxPool, TestResult
 from lit_coderl.sandbox.codec import CodecError, Digest, decode_value, digest_value, encode_value
 from lit_coderl.sandbox.judge import call_values
@@ -319,7 +319,7 @@ class MBPPEvaluator(Evaluator):
         by_task: dict[Any, list[bool]] = defaultdict(list)
         statuses = Counter(r.get("status") for r in results)
         for r in results:
-            if r.get("status") != "invalid":
+            if r.get("status") not in ("invalid", INFRA_ERROR):
                 by_task[task_number(r["task_id"])].append(bool(r.get("pass")))
         lines = [
             "MBPP (original asserts, test split tasks 11-510)",
@@ -456,6 +456,9 @@ class MBPPPlusEvaluator(Evaluator):
                 truth[which], truth[f"{which}_time"] = [], []
                 continue
             reply: RunReply = future.result()
+            if reply.infra_error:
+                raise OSError(f"sandbox infrastructure error while running the reference solution of {task_id}: "
+                              f"{reply.error}")
             values = call_values(reply)
             n = len(self.tasks()[task_id][f"{which}_input"])
             if reply.status != "ok" or len(values) != n or not all(ok for ok, _ in values):
@@ -483,6 +486,8 @@ class MBPPPlusEvaluator(Evaluator):
     def judge(self, task: dict, which: str, reply: RunReply) -> tuple[str, str | None]:
         """EvalPlus's verdict of one run from its returned outputs, compared here: ``pass``, ``fail`` or
         ``timeout`` (like EvalPlus, a run that ended without reporting every input is a timeout)."""
+        if reply.infra_error:  # the program never ran: no verdict
+            return INFRA_ERROR, reply.error
         if reply.load_error is not None:
             return "fail", reply.load_error
         expected = self._ground_truth[task["task_id"]][which]
@@ -549,7 +554,7 @@ class MBPPPlusEvaluator(Evaluator):
         base: dict[Any, list[bool]] = defaultdict(list)
         plus: dict[Any, list[bool]] = defaultdict(list)
         for r in results:
-            if r.get("base_status") == "invalid":
+            if r.get("base_status") == "invalid" or has_infra_error(r):
                 continue
             base[task_number(r["task_id"])].append(bool(r.get("base")))
             plus[task_number(r["task_id"])].append(bool(r.get("plus")))

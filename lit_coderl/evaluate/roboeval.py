@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from lit_coderl.evaluate.base import DEFAULT_DATA_DIR, Evaluator
+from lit_coderl.evaluate.base import DEFAULT_DATA_DIR, INFRA_ERROR, Evaluator
 from lit_coderl.evaluate.roboeval_tasks import load_tasks
 from lit_coderl.robot.harness import extract_program
 from lit_coderl.robot.prompts import (
@@ -188,8 +188,8 @@ class RoboEvalEvaluator(Evaluator):
             for index, task_name, future in futures:
                 try:
                     result = future.result()
-                except Exception as exc:  # the pool itself failed
-                    result = {"task": task_name, "outcome": PYTHON_ERROR, "states": [], "error_class": "Sandbox",
+                except Exception as exc:  # the sandbox failed before the program ran: no verdict
+                    result = {"task": task_name, "outcome": INFRA_ERROR, "states": [], "error_class": "Sandbox",
                               "error": f"sandbox failure: {type(exc).__name__}: {exc}"}
                 results[index] = _sample_result(samples[index], result)
         return results
@@ -218,6 +218,8 @@ class RoboEvalEvaluator(Evaluator):
             lines.append(f"success per task: {per_task}")
         if counts.get(INVALID_SAMPLE):
             lines.append(f"invalid samples (unknown task_id, not counted): {counts[INVALID_SAMPLE]}")
+        if counts.get(INFRA_ERROR):
+            lines.append(f"not run (sandbox infrastructure errors, not counted): {counts[INFRA_ERROR]}")
         return "\n".join(lines)
 
 

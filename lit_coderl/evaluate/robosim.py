@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from lit_coderl.evaluate.base import DEFAULT_DATA_DIR, Evaluator
+from lit_coderl.evaluate.base import DEFAULT_DATA_DIR, INFRA_ERROR, Evaluator, has_infra_error
 from lit_coderl.robot.harness import classify_error, extract_program
 from lit_coderl.robot.robosim import TIMEOUT_ERROR, verify_program
 from lit_coderl.robot.runner import SandboxRunner
@@ -99,13 +99,15 @@ class RoboSimEvaluator(Evaluator):
             for sample, future in zip(samples, futures, strict=True):
                 try:
                     verdict = future.result()
-                except Exception as exc:  # the pool itself failed
-                    verdict = {"error": f"{type(exc).__name__}: {exc}"}
+                except Exception as exc:  # the sandbox failed before the program ran: no verdict
+                    verdict = {"infra_error": f"{type(exc).__name__}: {exc}"}
                 results.append(_result(sample, verdict, self.worlds))
         return results
 
     def summary(self, results: list[dict[str, Any]]) -> str:
         """Accepted count, rejections by error class and kind, and acceptance per task."""
+        infra = sum(has_infra_error(r) for r in results)
+        results = [r for r in results if not has_infra_error(r)]
         total = len(results)
         accepted = sum(bool(r.get("accepted")) for r in results)
         lines = [f"RoboSim: {accepted}/{total} programs accepted ({100 * accepted / max(1, total):.1f}%)"]
@@ -121,6 +123,8 @@ class RoboSimEvaluator(Evaluator):
         if by_task:
             per_task = ", ".join(f"{task} {sum(v)}/{len(v)}" for task, v in sorted(by_task.items()))
             lines.append("accepted per task: " + per_task)
+        if infra:
+            lines.append(f"not run (sandbox infrastructure errors, not counted): {infra}")
         return "\n".join(lines)
 
 
@@ -136,7 +140,11 @@ def _result(sample: dict[str, Any], verdict: dict[str, Any], worlds: int) -> dic
         out["id"] = sample["id"]
     task_id = sample.get("task_id")
     out["task"] = task_id.rpartition("_")[0] if isinstance(task_id, str) else None
-    if "accepted" in verdict:
+    if "infra_error" in verdict:
+        out.update({"status": INFRA_ERROR, "accepted": False, "worlds_passed": 0, "worlds": worlds,
+                    "error": verdict["infra_error"], "error_class": "Sandbox", "error_kind": INFRA_ERROR,
+                    "error_line": None})
+    elif "accepted" in verdict:
         error = None if verdict["accepted"] else verdict["message"]
         kind = None
         if error is not None:

@@ -18,7 +18,9 @@ the penalty does not grow with the length of a program-less answer).
 
 Metrics (``reward/simulator/<key>``): ``success_rate``, ``mean_pass_fraction``, ``no_program``, ``robot_errors``,
 ``python_errors``, ``timeouts``, and ``api_calls_mean`` / ``trivial_share`` (`lit_coderl.robot.program_stats`:
-programs with at most 2 robot API call sites), which show a policy shrinking to programs that cannot fail.
+programs with at most 2 robot API call sites), which show a policy shrinking to programs that cannot fail; and
+``infra_errors``, the share of samples a world of which the sandbox could not run (no score; rates are over the
+others; `lit_coderl.rewards.sandboxed`).
 
 Not reproduced from the paper: before extracting the code it replaced the tokens that the lint and grammar rewards
 had penalised by padding; here the program is the response text as generated.
@@ -124,7 +126,7 @@ class SimulatorReward(SandboxedReward):
     def verdicts(self, rollout: Rollout) -> list[dict[str, Any] | None]:
         """`verify_program` verdicts of every sample (None where there is no program), waiting for submitted work.
 
-        A failure of the sandbox itself becomes a verdict with 0 passing worlds.
+        A failure of the sandbox itself (a world that never ran) is no verdict: ``{"infra_error": why}``.
         """
         if self._pending is not None and self._pending[0] == id(rollout):
             futures = self._pending[1]
@@ -138,8 +140,8 @@ class SimulatorReward(SandboxedReward):
                 continue
             try:
                 out.append(future.result())
-            except Exception as exc:  # the sandbox itself failed: score as a failed program, never raise
-                out.append(_failed_verdict(f"sandbox failure: {type(exc).__name__}: {exc}", self.worlds))
+            except Exception as exc:  # the sandbox (or the driver) failed: no verdict, never a failing score
+                out.append({"infra_error": f"{type(exc).__name__}: {exc}"})
         return out
 
     # scoring ------------------------------------------------------------------------------------------------------
@@ -151,8 +153,13 @@ class SimulatorReward(SandboxedReward):
         length = rollout.response_length
         fractions: list[float] = []
         kinds: Counter[str] = Counter()
+        infra: list[str] = []
         sequence = torch.full((rollout.batch_size,), float(self.fail_penalty))  # verdicts, for eos placement
         for i, verdict in enumerate(verdicts):
+            if verdict is not None and "infra_error" in verdict:  # no verdict: no score (see `SandboxedReward`)
+                infra.append(str(verdict["infra_error"]))
+                sequence[i] = 0.0
+                continue
             n = int(rollout.response_mask[i].sum().item())
             program_tokens = [t for t in self.program_token_indices(rollout, i) if t < n]
             if verdict is None or not program_tokens:
@@ -175,8 +182,10 @@ class SimulatorReward(SandboxedReward):
                 kinds["timeout"] += 1
             scores[i] = row
         self.record_sequence_scores(rollout, sequence)
-        batch = max(1, rollout.batch_size)
+        self.note_infra_errors(infra)
+        batch = max(1, rollout.batch_size - len(infra))  # rates over the samples that have a verdict
         self._metrics = {
+            "infra_errors": len(infra) / max(1, rollout.batch_size),
             "success_rate": sum(f == 1.0 for f in fractions) / batch,
             "mean_pass_fraction": sum(fractions) / batch,
             "no_program": kinds["no_program"] / batch,
@@ -222,16 +231,3 @@ def _first_error(verdict: dict[str, Any]) -> dict[str, Any] | None:
         if run.get("status") == "error":
             return run
     return None
-
-
-def _failed_verdict(error: str, worlds: int) -> dict[str, Any]:
-    return {
-        "accepted": False,
-        "passed": 0,
-        "worlds": worlds,
-        "runs": [],
-        "message": error,
-        "error_class": "Sandbox",
-        "error_line": None,
-        "timeouts": 0,
-    }

@@ -25,7 +25,8 @@ Rows without a spec (e.g. Robo-Instruct) score 0 and are left out of the metrics
 ``reward_placement: eos``) is ``s`` (``fail_penalty`` without a program). Robot errors are the simulator
 reward's business: a call that raised did nothing, so it satisfies no constraint, but it is not penalised here.
 
-Metrics (``reward/<name>/<key>``): ``mean_score``, ``full_share`` (samples with every check satisfied in every
+Metrics (``reward/<name>/<key>``): ``infra_errors`` (share of samples the sandbox could not run: no score,
+`lit_coderl.rewards.sandboxed`), ``mean_score``, ``full_share`` (samples with every check satisfied in every
 world), ``checked`` (share of samples with a spec), ``api_calls_mean`` and ``trivial_share`` (programs with at most
 2 robot API call sites, `lit_coderl.robot.program_stats`).
 """
@@ -153,7 +154,7 @@ class TaskCheckReward(SandboxedReward):
 
     def verdicts(self, rollout: Rollout) -> list[dict[str, Any] | str | None]:
         """`check_program` verdicts (`NO_PROGRAM` without a program body, None without a spec); a failure of the
-        sandbox itself is a verdict scoring 0 with nothing blamed."""
+        sandbox itself is no verdict: ``{"infra_error": why}``."""
         if self._pending is not None and self._pending[0] == id(rollout):
             jobs = self._pending[1]
         else:
@@ -166,8 +167,8 @@ class TaskCheckReward(SandboxedReward):
                 continue
             try:
                 out.append(job.result())
-            except Exception as exc:  # the sandbox failed: score 0, never raise
-                out.append({"score": 0.0, "worlds": [], "error": f"{type(exc).__name__}: {exc}"})
+            except Exception as exc:  # the sandbox (or the driver) failed: no verdict, never a failing score
+                out.append({"infra_error": f"{type(exc).__name__}: {exc}"})
         return out
 
     def score(self, rollout: Rollout) -> torch.Tensor:
@@ -178,8 +179,12 @@ class TaskCheckReward(SandboxedReward):
         sequence = torch.zeros(rollout.batch_size)
         checked: list[float] = []
         codes: list[str] = []
+        infra: list[str] = []
         for i, verdict in enumerate(verdicts):
             if verdict is None:
+                continue
+            if isinstance(verdict, dict) and "infra_error" in verdict:  # no verdict: no score (`SandboxedReward`)
+                infra.append(str(verdict["infra_error"]))
                 continue
             codes.append(locate_program(rollout.texts[i]).code)
             n = int(rollout.response_mask[i].sum().item())
@@ -198,8 +203,10 @@ class TaskCheckReward(SandboxedReward):
                 row += spread(self.violation_penalty * mass, tokens, length, self.blame_spreading)
             scores[i] = row
         self.record_sequence_scores(rollout, sequence)
+        self.note_infra_errors(infra)
         batch = max(1, rollout.batch_size)
         self._metrics = {
+            "infra_errors": len(infra) / batch,
             "mean_score": sum(checked) / max(1, len(checked)),
             "full_share": sum(v == 1.0 for v in checked) / max(1, len(checked)),
             "checked": len(checked) / batch,

@@ -1,7 +1,8 @@
 """`UnitTestReward`: run each sample's assert statements in the sandbox; the fraction passed, on the code tokens.
 
 The paper's ``calculate_pass_at_k`` (coefficient 0.7): the fraction of unit tests passed is spread over the code
-span; when it is 0 every code token gets −0.3 instead.
+span; when it is 0 every code token gets −0.3 instead. A sample whose job hit a sandbox infrastructure error gets no
+score (`SandboxedReward`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 
 from lit_coderl.rewards.sandboxed import SandboxedReward
 from lit_coderl.rewards.spans import SpreadMode, char_span_to_tokens, line_char_span, spread
-from lit_coderl.sandbox import Limits, TestResult
+from lit_coderl.sandbox import INFRA_ERROR, Limits, TestResult
 
 if TYPE_CHECKING:
     from lit_coderl.rollout import Rollout
@@ -105,8 +106,8 @@ class UnitTestReward(SandboxedReward):
                 continue
             try:
                 out.append(future.result())
-            except Exception as exc:  # the sandbox itself failed: score as a crash, never raise
-                out.append(TestResult(status="crash", passed=[], error=f"sandbox failure: {exc}"))
+            except Exception as exc:  # the sandbox itself failed: no verdict (never a failing score), never raise
+                out.append(TestResult(status=INFRA_ERROR, passed=[], error=f"sandbox failure: {exc}"))
         return out
 
     # scoring --------------------------------------------------------------------------------------------------
@@ -118,11 +119,15 @@ class UnitTestReward(SandboxedReward):
         length = rollout.response_length
         statuses: Counter[str] = Counter()
         values: list[float] = []
+        infra: list[str] = []
         sequence = torch.zeros(rollout.batch_size)  # the verdict, for reward_placement: eos (TRL's baseline)
         for i, result in enumerate(results):
             if result is None:
                 continue
             statuses[result.status] += 1
+            if result.status == INFRA_ERROR:  # no verdict: no score at all (see `SandboxedReward`)
+                infra.append(str(result.error))
+                continue
             value = self.sample_score(result)
             values.append(value)
             code_tokens = rollout.code_token_indices(i)
@@ -146,8 +151,10 @@ class UnitTestReward(SandboxedReward):
             ("memory", "memory_errors"),
             ("crash", "crashes"),
             ("error", "errors"),
+            (INFRA_ERROR, "infra_errors"),
         ):
             self._metrics[key] = statuses[status] / batch
+        self.note_infra_errors(infra)
         return scores
 
     def sample_score(self, result: TestResult) -> float:

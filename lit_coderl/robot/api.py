@@ -27,6 +27,8 @@ the pieces both simulators share, so their error texts and traces have one form:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from lit_coderl.robot.harness import SPECIAL_DELIM
@@ -124,9 +126,27 @@ def check_options(
     return options
 
 
+_SINKS: list = []
+"""Receivers of every traced event as ``(event, value1, value2)`` (`lit_coderl.robot.calls.TraceRecorder`): the
+simulator's own structured record, which no text the program prints can add to."""
+
+
 def trace(event: str, value1: Any, value2: Any = None) -> None:
-    """Print one trace line ``<event> /$@!/ <value1> /$@!/ <value2>`` to the current stdout."""
+    """Print one trace line ``<event> /$@!/ <value1> /$@!/ <value2>`` to the current stdout (the original API's
+    output, which the program sees), and hand the event to the recording sink, if any."""
     print(f"{event} {SPECIAL_DELIM} {value1} {SPECIAL_DELIM} {value2}")
+    if _SINKS:
+        _SINKS[-1](event, value1, value2)
+
+
+@contextmanager
+def recording(sink) -> Iterator[None]:
+    """Within the block, `trace` also calls ``sink(event, value1, value2)`` for every event."""
+    _SINKS.append(sink)
+    try:
+        yield
+    finally:
+        _SINKS.remove(sink)
 
 
 class RobotAPI(ABC):

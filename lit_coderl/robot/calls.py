@@ -3,7 +3,8 @@
 The RoboSim/RoboEval trace (`lit_coderl.robot.api.trace`) keeps the original harness's text format, which has no
 person for an ``ask``, no answer, no ``is_in_room`` result and no program line. Task checks
 (`lit_coderl.robot.task_check`) and their token attribution need those, so whoever holds the simulator also keeps
-a **call log**: one plain-data entry per API call (`call_entry`), in call order.
+a **call log**: one plain-data entry per API call (`call_entry`), in call order, and records the trace itself as
+structured events (`TraceRecorder`), never parsed from text the program printed.
 
 Sandboxed (`lit_coderl.robot.runner.SandboxRunner`), the log is kept by the sandbox server, which executes every
 call on the simulator itself: the API name, arguments, result and error are what the simulator saw and did. Only
@@ -17,7 +18,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from lit_coderl.robot.harness import PROGRAM_FILENAME, ROBOT_API_NAMES
+from lit_coderl.robot.harness import ROBOT_API_NAMES, SPECIAL_DELIM, literal_value, program_code
+from lit_coderl.sandbox import codec
 
 MAX_CALLS = 1000
 """Entries kept per run (a looping program's later calls are dropped from the log, not from the run)."""
@@ -54,13 +56,73 @@ def call_entry(api: str, args: list | tuple, result: Any = None, error: str | No
 
 
 def program_line(frame=None) -> int | None:
-    """The line of the innermost frame of the program (compiled as `PROGRAM_FILENAME`) on the current stack."""
+    """The line of the innermost frame of the program on the current stack (a frame of code the program compiled
+    itself is not the program's: `harness.program_code`)."""
     frame = frame if frame is not None else sys._getframe(1)
     while frame is not None:
-        if frame.f_code.co_filename == PROGRAM_FILENAME:
+        if program_code(frame.f_code):
             return frame.f_lineno
         frame = frame.f_back
     return None
+
+
+def trace_event(event: Any, value1: Any, value2: Any) -> tuple[str, str, Any] | None:
+    """The ``(name, value1, value2)`` event of a traced call, as the original parser would read its printed line
+    ``<event> /$@!/ <value1> /$@!/ <value2>``; None when that line would be malformed (a newline or the delimiter
+    in a value, a third field that is not a short literal), which ends the trace as it ends the original's parse.
+    Built from the simulator's own arguments, so no text can add an event."""
+    first, second = str(value1), "None" if value2 is None else str(value2)
+    line = f"{event} {SPECIAL_DELIM} {first} {SPECIAL_DELIM} {second}"
+    if "\n" in line or line.count(SPECIAL_DELIM) != 2:
+        return None
+    ok, value = literal_value(second.strip())
+    if not ok:
+        return None
+    try:
+        codec.encode_value(value)  # it must travel back as data (an Ellipsis literal would not)
+    except codec.CodecError:
+        return None
+    return str(event).strip(), first.strip(), value
+
+
+class TraceRecorder:
+    """The trace as the simulator made it (`lit_coderl.robot.api.recording` sink): events in call order, up to the
+    first malformed one (`trace_event`) or ``max_chars`` characters of event text."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.events: list[tuple[str, str, Any]] = []
+        self.ended = False
+        self.chars = 0
+        self.max_chars = max_chars
+
+    def __call__(self, event: Any, value1: Any, value2: Any = None) -> None:
+        if self.ended:
+            return
+        record = trace_event(event, value1, value2)
+        size = sum(len(str(part)) for part in (event, value1, value2))
+        if record is None or self.chars + size > self.max_chars:
+            self.ended = True
+            return
+        self.chars += size
+        self.events.append(record)
+
+
+def encode_events(events: list) -> list:
+    """Events as plain data for a reply (`decode_events` reads them back)."""
+    return [[name, first, codec.encode_value(value)] for name, first, value in events]
+
+
+def decode_events(data: Any) -> list[tuple[str, str, Any]]:
+    """The well-formed events of a reply, in order, up to the first that is not (`encode_events`)."""
+    events: list[tuple[str, str, Any]] = []
+    for item in data if isinstance(data, list) else []:
+        if not (isinstance(item, list) and len(item) == 3 and type(item[0]) is str and type(item[1]) is str):
+            break
+        try:
+            events.append((item[0], item[1], codec.decode_value(item[2])))
+        except codec.CodecError:
+            break
+    return events
 
 
 def valid_log(log: Any) -> list[dict[str, Any]]:
@@ -100,4 +162,5 @@ class RecordingRobot:
         return lambda *args: self._call(api, args)
 
 
-__all__ = ["MAX_CALLS", "RecordingRobot", "call_entry", "plain", "program_line", "valid_log"]
+__all__ = ["MAX_CALLS", "RecordingRobot", "TraceRecorder", "call_entry", "decode_events", "encode_events", "plain",
+           "program_line", "trace_event", "valid_log"]

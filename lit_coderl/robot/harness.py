@@ -40,6 +40,9 @@ PROGRAM_FILENAME = "<program>"
 CALL_LINE = "\n\ntask_program(robot)"
 MAX_OUTPUT_CHARS = 1_000_000
 """Captured stdout is cut here, like the original's ``max_output_size`` (1,000,000 bytes)."""
+MAX_LITERAL_CHARS = 10_000
+"""A trace line's third field longer than this is malformed (it ends the trace): the API prints ``None`` or an
+``ask``'s options there, and parsing a program's huge literal would cost the reader seconds."""
 
 # the original's substitution order (§4.1 step 2)
 _REWRITE_ORDER = ("get_current_location", "get_all_rooms", "is_in_room", "say", "go_to", "ask", "pick", "place")
@@ -149,12 +152,24 @@ def parse_trace(stdout: str) -> list[tuple[str, str, Any]]:
         if len(parts) != 3:
             break
         name, value1, value2 = (p.strip() for p in parts)
-        try:
-            value = ast.literal_eval(value2)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        ok, value = literal_value(value2)
+        if not ok:
             break
         events.append((name, value1, value))
     return events
+
+
+def literal_value(text: str) -> tuple[bool, Any]:
+    """``(True, value)`` of a trace line's third field read as a Python literal, ``(False, None)`` when it is not
+    one or is longer than `MAX_LITERAL_CHARS` (so reading it costs at most milliseconds)."""
+    if text == "None":
+        return True, None
+    if len(text) > MAX_LITERAL_CHARS:
+        return False, None
+    try:
+        return True, ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False, None
 
 
 def classify_error(stderr_last_line: str) -> Literal["robot", "python"]:
@@ -253,11 +268,32 @@ def _last_stderr_line(exc: BaseException) -> str:
     return text.split("\n")[-1]
 
 
+_PROGRAM_CODES: dict[int, Any] = {}
+"""The code objects compiled from the program being run, by id (`program_code`)."""
+
+
+def _register_program(compiled: Any) -> None:
+    """Remember every code object of the compiled program (functions, lambdas, comprehensions nested in it)."""
+    _PROGRAM_CODES.clear()
+    stack = [compiled]
+    while stack:
+        code = stack.pop()
+        _PROGRAM_CODES[id(code)] = code  # kept alive here, so an id is never reused by another code object
+        stack.extend(c for c in code.co_consts if isinstance(c, type(compiled)))
+
+
+def program_code(code: Any) -> bool:
+    """Whether ``code`` was compiled from the program `run_program` runs. By identity, not by file name: code the
+    program compiles itself under the program's file name (``compile(src, "<program>", "exec")`` at line 9000) is
+    not the program's, so blame stays on the program line that ran it."""
+    return _PROGRAM_CODES.get(id(code)) is code
+
+
 def _program_line(tb, n_lines: int) -> int | None:
     """Line of the innermost traceback frame that belongs to the program, if it is a line of the original."""
     line = None
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == PROGRAM_FILENAME:
+        if program_code(tb.tb_frame.f_code):
             line = tb.tb_lineno
         tb = tb.tb_next
     return line if line is not None and 1 <= line <= n_lines else None
@@ -331,6 +367,7 @@ def run_program(rewritten: str, robot: object, timeout_s: float) -> RunResult:
     except Exception as exc:  # null bytes, unencodable surrogates, too deep nesting
         return RunResult(status="error", stdout="", error=_last_stderr_line(exc))
 
+    _register_program(compiled)
     out, err = _CappedWriter(), _CappedWriter()
     program_globals = {"__name__": "__main__", "__builtins__": builtins, "robot": robot, "time": time, "sys": sys}
     saved = sys.stdout, sys.stderr, sys.stdin

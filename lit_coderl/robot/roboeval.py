@@ -66,9 +66,9 @@ def _error_outcome(error_text: str) -> str:
 
 
 def sandbox_world(spec: dict[str, Any]):
-    """World factory (`lit_coderl.robot.runner`): ``spec`` = ``{"code": rewritten program, "state": state dict}``."""
-    state = spec["state"]
-    return str(spec["code"]), lambda: Robot(WorldState.from_dict(state))
+    """World factory (`lit_coderl.robot.runner`): ``spec`` = ``{"code": rewritten program}`` → the program and a maker
+    of its robot from the world's secret part ``{"state": state dict}`` (it reaches the server after the fork)."""
+    return str(spec["code"]), lambda secret: Robot(WorldState.from_dict(secret["state"]))
 
 
 def _run_state(index: int, rewritten: str, test: RoboEvalTest, timeout_s: float, runner) -> dict[str, Any]:

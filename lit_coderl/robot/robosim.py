@@ -253,11 +253,12 @@ def world_rng(seed: int, world: int) -> random.Random:
 
 
 def sandbox_world(spec: dict[str, Any]):
-    """World factory (`lit_coderl.robot.runner`): ``spec`` = ``{"code", "seed", "world"}`` → the world's rewritten
-    (and membership-mutated) program and a maker of its robot, both from the world's own random stream."""
+    """World factory (`lit_coderl.robot.runner`): ``spec`` = ``{"code", "seed", "world"}`` (all public: the seed
+    rewrites the program) → the world's rewritten (and membership-mutated) program and a maker of its robot from
+    the world's secret part (none), both from the world's own random stream."""
     rng = world_rng(int(spec["seed"]), int(spec["world"]))
     program = rewrite_program(mutate_membership_tests(str(spec["code"]), rng))
-    return program, lambda: RoboSimRobot(rng)
+    return program, lambda secret: RoboSimRobot(rng)
 
 
 def run_world(code: str, seed: int, world: int, world_timeout_s: float, runner: Runner | None = None) -> dict[str, Any]:

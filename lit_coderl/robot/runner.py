@@ -12,8 +12,15 @@ factory makes the program text and the simulated robot.
 
 Both return a `harness.RunResult`. ``robot_trace`` is the simulator's own record of the API calls. ``trace`` is the
 original harness's view, which parses the program's stdout and stops at the first line that is not a trace line:
-sandboxed, it is the simulator's record up to the program's first own output, so a program's prints still end
-the trace as in the original, but a trace line the program prints itself is never taken for what the robot did.
+sandboxed, it is the simulator's record (structured events, `calls.TraceRecorder`) up to the program's first own
+output or the first event whose printed line would be malformed (a newline or the delimiter in a ``say`` text), so
+a program's prints still end the trace as in the original, but no text the program prints or says is ever taken
+for what the robot did.
+
+**What the program may know.** A world's keys split into a public part (`PUBLIC_KEYS`: what the program text is
+built from) and the rest, the world's facts (a RoboEval state, a task-check world's facts, rooms and seed), which
+are the checker's truth. The pool sends the facts in a frame of their own that the server reads only after it has
+forked the job's child, so they are never in the child's memory.
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from lit_coderl.robot.calls import RecordingRobot, valid_log
-from lit_coderl.robot.harness import RunResult, parse_trace, run_program
+from lit_coderl.robot.api import recording
+from lit_coderl.robot.calls import RecordingRobot, TraceRecorder, decode_events, valid_log
+from lit_coderl.robot.harness import MAX_OUTPUT_CHARS, RunResult, run_program
 from lit_coderl.sandbox.limits import Limits
 
 WORLD_FACTORIES = {
@@ -32,10 +40,31 @@ WORLD_FACTORIES = {
 }
 
 
+PUBLIC_KEYS = {
+    "robosim": ("kind", "code", "seed", "world"),  # the seed rewrites the program (membership mutation)
+    "roboeval": ("kind", "code"),
+    "taskcheck": ("kind", "code"),
+}
+"""The keys of a world the program text is built from; the others reach the server after the child is forked."""
+
+
+def split_world(world: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(public, secret)`` parts of a world dict (`PUBLIC_KEYS`)."""
+    public = set(PUBLIC_KEYS[world["kind"]])
+    return ({k: v for k, v in world.items() if k in public}, {k: v for k, v in world.items() if k not in public})
+
+
+def world_factory(public: dict[str, Any]):
+    """``(program text, make_robot(secret))`` from a world's public part (what the sandbox server does)."""
+    module, _, name = WORLD_FACTORIES[public["kind"]].partition(":")
+    return getattr(importlib.import_module(module), name)(public)
+
+
 def make_world(world: dict[str, Any]):
-    """``(program text, make_robot)`` for a world dict."""
-    module, _, name = WORLD_FACTORIES[world["kind"]].partition(":")
-    return getattr(importlib.import_module(module), name)(world)
+    """``(program text, make_robot)`` for a whole world dict."""
+    public, secret = split_world(world)
+    program, make_robot = world_factory(public)
+    return program, lambda: make_robot(secret)
 
 
 class InProcessRunner:
@@ -44,8 +73,10 @@ class InProcessRunner:
     def __call__(self, world: dict[str, Any], timeout_s: float) -> RunResult:
         program, make_robot = make_world(world)
         robot = RecordingRobot(make_robot())
-        result = run_program(program, robot, timeout_s)
-        result.robot_trace = result.trace
+        recorder = TraceRecorder(MAX_OUTPUT_CHARS)
+        with recording(recorder):
+            result = run_program(program, robot, timeout_s)
+        result.robot_trace = recorder.events
         result.calls = robot.log
         return result
 
@@ -59,10 +90,14 @@ class SandboxRunner:
         self.limits = limits
 
     def __call__(self, world: dict[str, Any], timeout_s: float) -> RunResult:
+        from lit_coderl.sandbox.pool import SandboxInfraError
+
         try:
             reply = self.pool.submit_robot(world, timeout_s, self.limits).result()
-        except Exception as exc:  # the pool itself failed: a failed run, never an exception
-            return RunResult(status="error", stdout="", error=f"SandboxError: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # the pool itself failed: the machinery's failure, never the program's verdict
+            raise SandboxInfraError(f"{type(exc).__name__}: {exc}") from exc
+        if reply.infra_error:  # the world never ran: the whole program gets no verdict (the caller reports it)
+            raise SandboxInfraError(reply.error or "sandbox infrastructure error")
         return result_of_reply(reply, self.count_caught_errors)
 
 
@@ -70,9 +105,10 @@ def result_of_reply(reply, count_caught_errors: bool = False) -> RunResult:
     """The `RunResult` of a sandbox robot job's reply: the server decides timeouts, crashes and robot errors."""
     robot = reply.robot or {}
     robot_errors = [str(e) for e in robot.get("robot_errors") or []]
-    robot_trace = parse_trace(str(robot.get("trace_text") or ""))
+    robot_trace = decode_events(robot.get("events"))  # the simulator's events: never text the program printed
     calls = valid_log(robot.get("call_log"))
-    trace = parse_trace(str(robot.get("trace_until_print") or ""))
+    printed_at = robot.get("printed_at")
+    trace = robot_trace[:printed_at] if type(printed_at) is int and printed_at >= 0 else list(robot_trace)
     done = reply.done if isinstance(reply.done, dict) else {}
     stdout = str(robot.get("stdout") or "")
     if reply.status == "timeout":

@@ -53,6 +53,26 @@ def count_words(n: int) -> str:
     return f"{n}|{named}" + ("|no|none" if n == 0 else "")
 
 
+def numbers_stated(text: Any) -> set[int]:
+    """The numbers ``text`` states, in digits or words (``"3"``, ``"three"``); ``no``/``none`` are not numbers."""
+    out = set()
+    for word in words_of(text).split():
+        if word.isdigit():
+            out.add(int(word[:20]))  # a 1000-digit word is some number all the same; never a slow int()
+        elif word in NUMBER_WORDS:
+            out.add(NUMBER_WORDS.index(word))
+    return out
+
+
+def states_count(text: Any, n: int) -> bool:
+    """Whether ``text`` states the count ``n`` and no other number: ``"I found 3 rooms"`` for 3, ``"none"`` or
+    ``"0"`` for 0. A message listing every number (``"0 1 2 3 …"``) states none of them."""
+    stated = numbers_stated(text)
+    if n == 0:
+        return stated <= {0} and (0 in stated or has_any(text, "no|none"))
+    return stated == {n}
+
+
 def replay(calls: list[dict[str, Any]], start: str = START_LOCATION) -> list[dict[str, Any]]:
     """Events of a call log: successful calls with ``at`` (the robot's location; a ``go_to``'s destination)."""
     events, location = [], norm(start)
@@ -94,9 +114,9 @@ def _content_ok(c: dict[str, Any], event: dict[str, Any], ctx: dict[str, Any]) -
         answer = ctx["answers"].get(int(c["answer_of"]))
         if answer is None or not has_phrase(text, answer):
             return False
-    if "count" in c and not has_any(text, count_words(sum(_facts_with(ctx["facts"], c["count"]).values()))):
+    if "count" in c and not states_count(text, sum(_facts_with(ctx["facts"], c["count"]).values())):
         return False
-    if c.get("count_yes") and not has_any(text, count_words(ctx["yes"])):
+    if c.get("count_yes") and not states_count(text, ctx["yes"]):
         return False
     if "mentions" in c:
         for name, present in _facts_with(ctx["facts"], c["mentions"]).items():

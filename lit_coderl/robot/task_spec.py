@@ -21,8 +21,9 @@ Constraint keys (`lit_coderl.robot.task_check` evaluates them):
 - content of a ``say`` (the message) or an ``ask`` (the question): ``text`` (a phrase that must occur),
   ``words`` (each item ``"a|b"``: one of the phrases must occur), ``no_words`` (none may occur), ``answer_of``
   (the answer to the ask matched by constraint *k* must occur), ``count`` (the number of facts ``<prefix>:*``
-  that hold, in digits or words), ``count_yes`` (the number of asks answered yes), ``mentions`` (for each fact
-  ``<prefix>:<name>``, ``name`` occurs exactly when the fact holds); ``options`` (an ask offers all of them).
+  that hold, in digits or words, and no other number), ``count_yes`` (the number of asks answered yes, likewise),
+  ``mentions`` (for each fact ``<prefix>:<name>``, ``name`` occurs exactly when the fact holds); ``options`` (an
+  ask offers all of them).
 - order and world: ``after`` (only after the event that satisfied constraint *k*), ``when`` (``{"fact": id,
   "is": bool}``, ``{"any": prefix, "is": bool}`` or ``{"answer_of": k, "is": text}``), ``never`` (no such event
   may happen). ``label`` names a constraint for readers.

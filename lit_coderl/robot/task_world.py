@@ -8,7 +8,8 @@ first use, ``ask`` answers are drawn from the options). No membership-test mutat
 
 `draw_facts` draws a world's facts from a task spec (`lit_coderl.robot.task_spec`) in the trainer; the world dict
 ``{"kind": "taskcheck", "code", "seed", "world", "rooms", "facts"}`` travels to the sandbox, where `sandbox_world`
-builds the program and the robot. The checker (`lit_coderl.robot.task_check`) reads the same facts.
+builds the program from ``code`` and, once the program's process is forked, the robot from the rest. The checker
+(`lit_coderl.robot.task_check`) reads the same facts.
 """
 
 from __future__ import annotations
@@ -60,11 +61,17 @@ class TaskWorldRobot(RoboSimRobot):
 
 
 def sandbox_world(spec: dict[str, Any]):
-    """World factory: ``spec`` = `world_of`'s dict → the rewritten program and a maker of its robot."""
-    rng = world_rng(int(spec["seed"]), int(spec["world"]))
-    rooms = [str(r) for r in spec.get("rooms") or ROOMS]
-    facts = [(str(a), str(b), bool(c)) for a, b, c in spec.get("facts") or []]
-    return rewrite_program(str(spec["code"])), lambda: TaskWorldRobot(rng, rooms, facts)
+    """World factory: the public part of `world_of`'s dict (``code``) → the rewritten program and a maker of its
+    robot from the secret part (``seed``, ``world``, ``rooms``, ``facts``: the checker's truth, which reaches the
+    server only after the program's process is forked)."""
+    return rewrite_program(str(spec["code"])), _robot_of
+
+
+def _robot_of(secret: dict[str, Any]) -> TaskWorldRobot:
+    rng = world_rng(int(secret["seed"]), int(secret["world"]))
+    rooms = [str(r) for r in secret.get("rooms") or ROOMS]
+    facts = [(str(a), str(b), bool(c)) for a, b, c in secret.get("facts") or []]
+    return TaskWorldRobot(rng, rooms, facts)
 
 
 __all__ = ["START_LOCATION", "TaskWorldRobot", "draw_facts", "norm", "sandbox_world", "world_of", "world_rng"]

@@ -17,8 +17,9 @@ Plans (``job["mode"]``):
 - ``robot``: run a rewritten robot program whose ``robot`` is a proxy: every API call is a request to the server,
   which runs the simulator and records the trace and robot errors itself.
 
-Frames sent: ``L`` loaded (or the load error), ``V`` one item's value(s) or error, ``Q`` a robot request,
-``D`` done. A program writing to fd 1 itself can only corrupt its own stream (the job then counts as crashed).
+Frames sent: ``S`` set up (before any untrusted code; the child then waits for the server's ``G``), ``L`` loaded
+(or the load error), ``V`` one item's value(s) or error, ``Q`` a robot request, ``D`` done. A program writing to
+fd 1 itself can only corrupt its own stream (the job then counts as crashed).
 """
 
 from __future__ import annotations
@@ -271,6 +272,13 @@ def child_main(job: dict, fds: tuple[int, int, int], workdir: str, isolated: boo
             sys.stdout = output
         sys.stdin = None
         reliability_guard(limits, workdir, network_isolated=isolated)
+        # the start handshake: until here only trusted code ran, and a failure is the machinery's (the server then
+        # reports an infrastructure error, not a verdict); the program runs once the server, having told its
+        # caller, says go
+        _send(b"S", {})
+        go = codec.read_frame(0, 64)
+        if go is None or go[0] != b"G":
+            os._exit(1)
         if mode == "robot":
             _plan_robot(job)
         else:

@@ -7,7 +7,8 @@ few tagged objects for the builtin types JSON lacks:
 
     tuple {"T": [...]}   set {"S": [...]}   frozenset {"Z": [...]}   dict with non-str keys {"D": [[k, v], ...]}
     dict {"M": {...}}    bytes {"B": base64}   complex {"C": [re, im]}   nan/inf {"F": "nan"|"inf"|"-inf"}
-    int beyond 2**63 {"I": hex}
+    int beyond 2**63 {"I": hex}   collections.OrderedDict {"O": [[k, v], ...]} (its own order, which ``==``
+    between two OrderedDicts compares)
 
 An instance of a subclass of a builtin (``collections.Counter``, a user's ``class Evil(int)`` with its own
 ``__eq__``) is encoded as the base type's value, read through the base type's own C methods (``dict.items(x)``,
@@ -18,6 +19,7 @@ Decoding only builds exact builtins, so a judge comparing decoded values with ``
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import json
 import math
@@ -32,8 +34,9 @@ MAX_NODES = 200_000
 JOB_NODES = 400_000
 """Nodes one job sends in full over all its values; later large values travel as digests."""
 MAX_FRAME_ITEMS = MAX_NODES + 50_000
-"""A frame with more JSON items than this (counted by its commas, before parsing) is refused: no value we send
-needs them, and parsing millions of tiny items would cost the reader far more memory than the frame's bytes."""
+"""A frame with more JSON items than this (counted by its commas outside strings, before parsing) is refused: no
+value we send needs them, and parsing millions of tiny items would cost the reader far more memory than the frame's
+bytes. A comma inside a string is text, not an item."""
 MAX_JOB_ITEMS = JOB_NODES + 100_000
 """All frames of one job together (values in full, plus robot requests and the like)."""
 COLLISION_LIMIT = 64
@@ -87,6 +90,9 @@ def _enc(x: Any, depth: int, budget: list[int]) -> Any:
         return {"D": [[_enc(k, depth + 1, budget), _enc(v, depth + 1, budget)] for k, v in items]}
     if t is bytes:
         return {"B": base64.b64encode(x).decode("ascii")}
+    if isinstance(x, collections.OrderedDict):  # its own C iteration: the order ``move_to_end`` made, no override
+        return {"O": [[_enc(k, depth + 1, budget), _enc(v, depth + 1, budget)]
+                      for k, v in collections.OrderedDict.items(x)]}
     if t is complex:
         return {"C": [_enc(x.real, depth + 1, budget), _enc(x.imag, depth + 1, budget)]}
     for base, read in _BASES:
@@ -240,8 +246,8 @@ def _dec(x: Any, depth: int) -> Any:
                 raise CodecError(f"unhashable set item: {exc}") from None
         if tag == "M" and type(body) is dict:
             return {k: _dec(v, depth + 1) for k, v in body.items()}
-        if tag == "D" and type(body) is list:
-            out = {}
+        if tag in ("D", "O") and type(body) is list:
+            out = {} if tag == "D" else collections.OrderedDict()
             _no_flood([_dec(pair[0], depth + 1) for pair in body if type(pair) is list and pair])
             for pair in body:
                 if type(pair) is not list or len(pair) != 2:
@@ -314,10 +320,22 @@ def dumps(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python's reader accepts them, no writer of ours sends them
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # "1e999" reads as inf: not a number we could send back (dumps refuses it)
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
+
+
 def loads(data: bytes) -> Any:
-    """Parse a JSON payload; `CodecError` when it is not valid JSON (or nests too deeply)."""
+    """Parse a JSON payload; `CodecError` when it is not valid JSON (``NaN``, ``Infinity`` and numbers that overflow
+    to them included: non-finite floats travel tagged, see `encode_value`), or nests too deeply."""
     try:
-        return json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, RecursionError) as exc:
         raise CodecError(f"bad payload: {str(exc)[:200]}") from None
 
@@ -361,9 +379,27 @@ def read_frame(fd: int, max_bytes: int) -> tuple[bytes, Any] | None:
     return tag, loads(body)
 
 
-def _check_items(body: bytes, limit: int) -> None:
-    if limit and body.count(b",") > limit:
+def count_items(body: bytes, limit: int | None = None) -> int:
+    """The items of a JSON payload as its commas outside strings (a comma inside a string is text). With ``limit``
+    the raw comma count is returned while it is within ``limit`` (the common frame costs one ``bytes.count``), and
+    past it the number of strings when that alone passes ``limit`` (each string is an item too); only then are the
+    strings cut out, in C time and in at most ``2 × limit + 1`` pieces."""
+    commas = body.count(b",")
+    if commas == 0 or limit is not None and commas <= limit:
+        return commas
+    text = body.replace(b"\\\\", b"").replace(b'\\"', b"")  # escaped backslashes, then escaped quotes
+    strings = text.count(b'"') // 2
+    if limit is not None and strings > limit:
+        return strings
+    return sum(piece.count(b",") for piece in text.split(b'"')[::2])  # even pieces lie outside strings
+
+
+def _check_items(body: bytes, limit: int) -> int:
+    """``body``'s item count (raw commas when within ``limit``); `FrameError` when its items pass ``limit``."""
+    items = count_items(body, limit) if limit else body.count(b",")
+    if limit and items > limit:
         raise FrameError(f"frame of more than {limit} items")
+    return items
 
 
 class FrameBuffer:
@@ -393,9 +429,11 @@ class FrameBuffer:
                 break
             body = bytes(self._buffer[HEADER.size : HEADER.size + length])
             del self._buffer[: HEADER.size + length]
-            _check_items(body, self.max_items)
+            items = _check_items(body, self.max_items)
             if self.max_total_items:
-                self.items += body.count(b",")
+                if self.items + items > self.max_total_items:  # exact before refusing: commas in strings are text
+                    items = count_items(body, self.max_total_items - self.items)
+                self.items += items
                 if self.items > self.max_total_items:
                     raise FrameError(f"more than {self.max_total_items} items in all")
             try:

@@ -3,16 +3,17 @@
 Every sandbox server is started as::
 
     bwrap --unshare-all --disable-userns --uid 65534 --gid 65534 --cap-drop ALL --die-with-parent --new-session
-          --ro-bind /usr /usr  (and the /bin, /lib, /lib64, /sbin links)   --ro-bind <interpreter home> ...
-          --ro-bind <each sys.path folder> ...   --proc /proc --dev /dev --size N --tmpfs /tmp --chdir /tmp
-          --clearenv --setenv ...  python -I -S -c <bootstrap>
+          --ro-bind /usr /usr  (and the /bin, /lib, /lib64, /sbin links)   --proc /proc --dev /dev --size N --tmpfs /tmp
+          --ro-bind <interpreter home> ...   --ro-bind <each sys.path folder> ...   --chdir /tmp
+          --clearenv --setenv ...  python -I -S -B -c <bootstrap>
 
 so the server and every job child it forks run as an unprivileged user without capabilities, in their own user,
 mount, PID, IPC, UTS, cgroup and (empty) network namespaces, see no other process, can create no further user
 namespace, and see a read-only filesystem made of the OS libraries, the interpreter and the import path; the only
 writable place is a size-capped private ``/tmp``. The interpreter may live under a home folder only root can read
 (``/root/.pyenv``): its folder is bound read-only at the same path, and inside the sandbox the parent folders are
-fresh and traversable.
+fresh and traversable. The folders are bound after the private ``/tmp``, so one living under ``/tmp`` (a venv or
+checkout in a temporary folder) is not hidden by it.
 
 `check_isolation` runs ``bwrap ... true`` once per process; when the kernel or the installation lacks what bwrap
 needs it raises `IsolationUnavailable` naming what is missing. ``LIT_CODERL_SANDBOX=unisolated`` (or
@@ -109,18 +110,34 @@ def bwrap_command(argv: list[str], env: dict[str, str], seccomp_fd: int | None =
     for path in _ETC_FILES:
         if os.path.exists(path):
             cmd += ["--ro-bind", path, path]
-    for path in _readonly_paths():
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_SIZE_BYTES), "--tmpfs", "/tmp"]
+    # bwrap mounts in argument order: the folders the server reads are bound after the private /tmp, which would
+    # hide any of them that lives under /tmp (a venv or checkout in a temporary folder). Such a folder's parents
+    # below /tmp get a tmpfs of their own, read-only once the binds are in: a job can neither rename nor fill them,
+    # and the wipe of /tmp skips them (another filesystem)
+    readonly = _readonly_paths()
+    tmp_tops = sorted({top for top in map(_tmp_top, readonly) if top is not None and top not in readonly})
+    for top in tmp_tops:
+        cmd += ["--size", "1048576", "--tmpfs", top]
+    for path in readonly:
         cmd += ["--ro-bind", path, path]
+    for top in tmp_tops:
+        cmd += ["--remount-ro", top]
     # the sandbox's own root (the folders bwrap made for the mount points) and /dev become read-only too: a job must
     # not leave files there for the next one (nor fill memory through /dev's tmpfs); only the size-capped /tmp,
     # wiped after every job, stays writable
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_SIZE_BYTES), "--tmpfs", "/tmp",
-            "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
+    cmd += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
     for key, value in env.items():
         cmd += ["--setenv", key, value]
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]
     return cmd + ["--", *argv]
+
+
+def _tmp_top(path: str) -> str | None:
+    """``/tmp/<first part>`` of a path below ``/tmp`` (the sandbox's private, writable ``/tmp``), else None."""
+    parts = path.split("/")
+    return "/".join(parts[:3]) if len(parts) > 2 and parts[1] == "tmp" and parts[2] else None
 
 
 def _hidden_ancestor(path: str) -> str | None:
@@ -194,6 +211,7 @@ def check_isolation() -> None:
         f"assert os.getuid() == {SANDBOX_UID}, os.getuid()\n"
         "assert open('/proc/self/status').read().count('CapEff:\\t0000000000000000') == 1\n"
         "assert [p for p in os.listdir('/proc') if p.isdigit()] == ['1']\n"
+        "assert 'Seccomp:\\t2' in open('/proc/self/status').read(), 'no seccomp filter'\n"
         "import socket\ntry:\n    socket.socket(socket.AF_UNIX)\nexcept OSError:\n    pass\n"
         "else:\n    sys.exit('Unix sockets not filtered')\n"
         "import resource\nresource.setrlimit(resource.RLIMIT_NPROC, (1, 1))\n"
@@ -238,8 +256,9 @@ def import_path() -> list[str]:
     a site hook that ``python -S`` skips), then the caller's entries inside the Python installation and environment
     (the stdlib and site-packages; not the current folder or a checkout)."""
     roots = _python_dirs()
-    inside = [p for p in sys.path if p and os.path.isdir(p) and any(
-        os.path.realpath(p) == r or os.path.realpath(p).startswith(r + os.sep) for r in roots)]
+    # resolved: only the real folders are bound (a venv reached through a symlink is bound at its target)
+    resolved = [os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)]
+    inside = [p for p in resolved if any(p == r or p.startswith(r + os.sep) for r in roots)]
     return list(dict.fromkeys([str(package_root()), *inside]))
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import builtins
 import importlib
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,7 +32,7 @@ JUDGE_MODULES = ("math", "cmath", "re", "collections", "itertools", "functools",
 """Modules a test may name; the judge binds its own (the program cannot patch them). ``np`` is numpy."""
 JUDGE_NAMES = frozenset(dir(builtins)) | frozenset(JUDGE_MODULES) | {"np"}
 
-TestStatus = Literal["pass", "fail", "error", "timeout", "memory", "crash"]
+TestStatus = Literal["pass", "fail", "error", "timeout", "memory", "crash", "infra_error"]
 
 
 @dataclass
@@ -39,7 +40,8 @@ class TestResult:
     """Outcome of `SandboxPool.submit_tests`.
 
     ``status``: ``pass`` (all tests pass), ``fail`` (the code ran, some test failed or raised), ``error`` (the code
-    itself did not compile or raised at import time), ``timeout``, ``memory`` or ``crash``. ``passed`` has one entry
+    itself did not compile or raised at import time), ``timeout``, ``memory``, ``crash`` or ``infra_error`` (the
+    sandbox failed before the program started: no verdict at all, never a failure). ``passed`` has one entry
     per test; a job that timed out or crashed passes none, whatever it reported before.
     """
 
@@ -190,29 +192,65 @@ def plan_tests(tests: list[str], code: str = "") -> TestPlan:
 
 
 _GLOBALS: dict[str, Any] | None = None
+NO_IO_BUILTINS = frozenset({"open", "input", "print", "exit", "quit", "breakpoint", "help", "__import__", "compile",
+                            "exec", "eval", "globals", "locals", "vars", "memoryview", "license", "copyright",
+                            "credits"})
+"""Builtins the judge's side of a test does without: I/O, leaving the process, imports and running other code."""
+SYS_NAMES = ("getsizeof", "maxsize", "maxunicode", "float_info", "int_info", "hash_info", "byteorder",
+             "version_info", "float_repr_style", "getrecursionlimit")
+"""What a test may read of ``sys`` (MBPP's asserts use ``sys.getsizeof`` and ``sys.maxsize``): no streams, no
+``exit``, no ``modules``."""
+_JUDGING = threading.local()
 
 
 def _judge_globals() -> dict[str, Any]:
     global _GLOBALS
     if _GLOBALS is None:
-        _GLOBALS = {"__builtins__": builtins}
+        import sys
+        import types
+
+        names = {k: v for k, v in vars(builtins).items() if k not in NO_IO_BUILTINS}
+        judged: dict[str, Any] = {"__builtins__": names}
         for name in JUDGE_MODULES:
             try:
-                _GLOBALS[name] = importlib.import_module(name)
+                judged[name] = importlib.import_module(name)
             except ImportError:  # numpy is optional: a test naming it then fails
                 pass
-        if "numpy" in _GLOBALS:
-            _GLOBALS["np"] = _GLOBALS["numpy"]
+        judged["sys"] = types.SimpleNamespace(**{k: getattr(sys, k) for k in SYS_NAMES})
+        if "numpy" in judged:
+            judged["np"] = judged["numpy"]
+        sys.addaudithook(_no_io_while_judging)
+        _GLOBALS = judged
     return _GLOBALS
 
 
+_REFUSED_EVENTS = ("open", "os.", "subprocess.", "socket.", "shutil.", "pty.", "ctypes.", "sys.addaudithook",
+                   "import", "exec", "compile", "urllib.", "ftplib.", "http.", "smtplib.", "webbrowser.", "glob.",
+                   "tempfile.", "mmap.", "fcntl.", "resource.", "signal.", "syslog.", "winreg.", "sqlite3.")
+"""Audit events (PEP 578) refused on a thread while it evaluates a test's judge side: a module function the test
+names (``numpy.save``, ``json.dump``, ``os`` reached through an attribute chain) cannot touch the host either."""
+
+
+def _no_io_while_judging(event: str, args: tuple) -> None:
+    check = getattr(_JUDGING, "check", None)
+    if check is not None and event.startswith(_REFUSED_EVENTS) and not (event == "exec" and args[0] is check):
+        raise PermissionError(f"the judge's side of a test may not do {event}")
+
+
 def judge_check(check: Any, values: list[Any]) -> bool:
-    """Evaluate a compiled check with the decoded hole values; any exception is a failed test."""
+    """Evaluate a compiled check with the decoded hole values, without I/O (`NO_IO_BUILTINS`, `_REFUSED_EVENTS`);
+    anything it raises (``SystemExit`` included) is a failed test, never an exception of the caller's thread."""
     scope = {f"__hole{k}": v for k, v in enumerate(values)}
+    judged = _judge_globals()
+    _JUDGING.check = check  # the one code object this thread may run until the check returns
     try:
-        return bool(eval(check, _judge_globals(), scope))
-    except Exception:
+        return bool(eval(check, judged, scope))
+    except KeyboardInterrupt:  # the user's, not the test's
+        raise
+    except BaseException:  # noqa: B036 - SystemExit, GeneratorExit: a failed test
         return False
+    finally:
+        _JUDGING.check = None
 
 
 def _job_failure(reply) -> tuple[TestStatus, str | None, int | None] | None:

@@ -42,7 +42,12 @@ SERVER_GRACE_S = 15.0
 MAX_REPLY_BYTES = 128 * 1024 * 1024
 """A server's reply: the job's capped output (64 MiB) plus its own fields."""
 
-Status = Literal["ok", "error", "timeout", "memory", "crash"]
+Status = Literal["ok", "error", "timeout", "memory", "crash", "infra_error"]
+STATUSES = ("ok", "error", "timeout", "memory", "crash", "infra_error")
+INFRA_ERROR = "infra_error"
+"""The status of a job that failed before its program started (the sandbox server died, could not import its
+package, fork or set the child up, or no healthy server could be started): the machinery's failure, never the
+program's score. The pool has already retried it once on a fresh server."""
 
 
 @dataclass
@@ -59,6 +64,14 @@ class RunReply:
     robot: dict | None = None
     times: list = field(default_factory=list)
     """Per item (``calls``, ``holes``): seconds from the end of the previous item, by the server's clock."""
+    unhealthy: str | None = None
+    """Set when the server found itself changed or unclean after this job (it then exits; the next job gets a fresh
+    one). The job's own verdict stands: its program ran."""
+
+    @property
+    def infra_error(self) -> bool:
+        """Whether the job failed before its program started (`INFRA_ERROR`)."""
+        return self.status == INFRA_ERROR
 
     @property
     def stdout(self) -> str:
@@ -72,14 +85,20 @@ class RunReply:
         return None
 
 
+class SandboxInfraError(RuntimeError):
+    """A job ended as `INFRA_ERROR` where the caller needs an exception (a robot driver running several worlds):
+    the machinery failed, the program has no verdict."""
+
+
 def _to_reply(data: Any) -> RunReply:
-    if not isinstance(data, dict) or data.get("status") not in ("ok", "error", "timeout", "memory", "crash"):
-        return RunReply(status="crash", error="sandbox server sent no valid reply")
+    if not isinstance(data, dict) or data.get("status") not in STATUSES:
+        return RunReply(status="crash", error="sandbox server sent no valid reply", unhealthy="invalid reply")
     return RunReply(
         status=data["status"], error=data.get("error"), load=data.get("load"), done=data.get("done"),
         items=list(data.get("items") or []), stderr=str(data.get("stderr") or ""),
         duration_s=float(data.get("duration_s") or 0.0), robot=data.get("robot"),
         times=[float(t) for t in data.get("times") or [] if isinstance(t, (int, float))],
+        unhealthy=str(data["unhealthy"]) if data.get("unhealthy") else None,
     )
 
 
@@ -109,15 +128,15 @@ def server_env() -> dict[str, str]:
 class _Server:
     """Handle on one (isolated) server process."""
 
-    def __init__(self, preload: tuple[str, ...], isolated: bool) -> None:
+    def __init__(self, preload: tuple[str, ...], isolated: bool, stderr: int = subprocess.DEVNULL) -> None:
         self.isolated = isolated
         self.host_scratch = None if isolated else tempfile.mkdtemp(prefix="lit_coderl-sandbox-")
         scratch = "/tmp" if isolated else self.host_scratch
         path = codec.dumps(isolation.import_path()).decode()
-        argv = [isolation.python_executable(), "-I", "-S", "-c", BOOTSTRAP, path, codec.dumps(list(preload)).decode(),
-                scratch, "1" if isolated else "0"]
-        streams = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL,
-                   "start_new_session": True}
+        # -B: a server never writes bytecode (unisolated, it would into the package folder)
+        argv = [isolation.python_executable(), "-I", "-S", "-B", "-c", BOOTSTRAP, path,
+                codec.dumps(list(preload)).decode(), scratch, "1" if isolated else "0"]
+        streams = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": stderr, "start_new_session": True}
         if isolated:
             self.process = isolation.spawn(argv, server_env(), cwd="/", **streams)
         else:
@@ -131,12 +150,17 @@ class _Server:
         return self.process.poll() is None
 
     def run(self, job: dict, wait_s: float, inputs: list | None = None) -> RunReply:
+        """Send one job and read its reply. A server that fails before it says the job's program has started (its
+        ``S`` frame) gives `INFRA_ERROR`; one that dies, stalls or garbles its reply afterwards is the program's doing
+        (it may have starved or killed the server): a crash or timeout. Either way the server is gone."""
+        started = False
         try:
             codec.write_frame(self.request_w, b"J", job)
             if inputs is not None:
                 codec.write_frame(self.request_w, b"I", inputs)
         except (OSError, ValueError) as exc:
-            return RunReply(status="crash", error=f"sandbox server unavailable: {exc}")
+            self.kill()
+            return RunReply(status=INFRA_ERROR, error=f"sandbox server unavailable: {exc}")
         deadline = time.monotonic() + wait_s
         poller = select.poll()  # not select(): the trainer may hold more than FD_SETSIZE descriptors
         poller.register(self.reply_r, select.POLLIN | select.POLLHUP | select.POLLERR)
@@ -144,21 +168,41 @@ class _Server:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.kill()
+                if not started:
+                    return RunReply(status=INFRA_ERROR, error="sandbox server did not start the job in time")
                 return RunReply(status="timeout", error="sandbox server did not answer in time")
             if not poller.poll(remaining * 1000):
                 continue
             chunk = os.read(self.reply_r, 1 << 20)
             if not chunk:
+                tail = "" if started else self.stderr_tail()
                 self.kill()
+                if not started:
+                    return RunReply(status=INFRA_ERROR, error=f"sandbox server died before the program started{tail}")
                 return RunReply(status="crash", error="sandbox server died during the job")
             try:
                 frames = self.buffer.feed(chunk)
             except codec.FrameError as exc:
                 self.kill()
-                return RunReply(status="crash", error=f"sandbox server reply unreadable: {exc}")
+                status = "crash" if started else INFRA_ERROR
+                return RunReply(status=status, error=f"sandbox server reply unreadable: {exc}")
             for tag, body in frames:
-                if tag == b"R":
+                if tag == b"S":
+                    started = True
+                elif tag == b"R":
                     return _to_reply(body)
+
+    def stderr_tail(self) -> str:
+        """``: <the server's last stderr line>`` when its stderr was captured (the start-up probe), else ''."""
+        stream = self.process.stderr
+        if stream is None:
+            return ""
+        try:
+            self.process.wait(timeout=5)
+            text = stream.read(1 << 16).decode("utf-8", "replace").strip()
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            return ""
+        return f": {text.splitlines()[-1]}" if text else ""
 
     def kill(self) -> None:
         try:
@@ -168,7 +212,9 @@ class _Server:
         self.close()
 
     def close_pipes(self) -> None:
-        for stream in (self.process.stdin, self.process.stdout):
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is None:
+                continue
             try:
                 stream.close()
             except (OSError, ValueError):
@@ -223,11 +269,18 @@ class SandboxPool:
         self.limits = (limits or Limits()).validate()
         self.reuse_workers = reuse_workers
         self.preload = tuple(preload)
+        from lit_coderl.sandbox.probe import check_reward_path
+
+        check_reward_path(self.isolated, self.preload)  # once per process: a real job, or a message naming the mount
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
         self._drivers = None
         self._closing = False
         self._lock = threading.Lock()
+        self.infra_errors = 0
+        """Jobs that ended as `INFRA_ERROR` after their retry (the machinery failed; no verdict)."""
+        self.retries = 0
+        """Attempts that ended as `INFRA_ERROR` and were run again (on a fresh server)."""
         self._threads = [
             threading.Thread(target=self._worker, name=f"sandbox-worker-{i}", daemon=True) for i in range(self.workers)
         ]
@@ -293,9 +346,14 @@ class SandboxPool:
     def submit_robot(self, world: dict, world_timeout_s: float, limits: Limits | None = None) -> Future[RunReply]:
         """Run a robot program against a simulator the server holds (``world["kind"]``: ``robosim`` or ``roboeval``,
         plus what that world factory reads). The reply's ``done`` is the child's own account, ``robot`` the
-        server's (its stdout reconstruction, trace text, robot errors raised even if caught)."""
-        job = {"mode": "robot", "robot": dict(world), "world_timeout_s": float(world_timeout_s)}
-        return self.submit(job, limits)
+        server's (its stdout reconstruction, the simulator's trace events and call log, robot errors raised even if
+        caught). The world's keys past `runner.PUBLIC_KEYS` (its facts) travel in a frame of their own, read by the
+        server only after it has forked the job's child."""
+        from lit_coderl.robot.runner import split_world
+
+        public, secret = split_world(dict(world))  # the world's facts travel after the fork, like MBPP+ inputs
+        job = {"mode": "robot", "robot": public, "world_timeout_s": float(world_timeout_s)}
+        return self.submit(job, limits, inputs=secret)
 
     def run_driver(self, fn, *args, **kwargs) -> Future:
         """Run a trusted driver ``fn(*args, **kwargs)`` (e.g. `lit_coderl.robot.robosim.verify_program` with a
@@ -345,14 +403,25 @@ class SandboxPool:
                 if not future.set_running_or_notify_cancel():
                     continue
                 try:
-                    if server is None or not server.alive():
-                        if server is not None:
-                            server.close()
-                        server = _Server(self.preload, self.isolated)
-                    reply = server.run(job, wait_s, inputs)
-                    if not server.alive() or not self.reuse_workers:
-                        server.close()
-                        server = None
+                    for attempt in range(2):  # a job that fails before its program starts runs once more, afresh
+                        if attempt:
+                            with self._lock:
+                                self.retries += 1
+                        if server is None or not server.alive():
+                            if server is not None:
+                                server.close()
+                            server, reply = self._fresh_server()
+                            if server is None:
+                                continue
+                        reply = server.run(job, wait_s, inputs)
+                        if reply.infra_error or reply.unhealthy or not server.alive() or not self.reuse_workers:
+                            server.close()  # an unhealthy server exits after its reply
+                            server = None
+                        if not reply.infra_error:
+                            break
+                    if reply.infra_error:
+                        with self._lock:
+                            self.infra_errors += 1
                     future.set_result(convert(reply) if convert is not None else reply)
                 except BaseException as exc:  # noqa: B036 - a worker thread must never die with a job pending
                     if server is not None:
@@ -362,6 +431,31 @@ class SandboxPool:
         finally:
             if server is not None:
                 server.close()
+
+    def _fresh_server(self) -> tuple[_Server | None, RunReply | None]:
+        """A new server; with reused workers, it must first run a trivial job (else it is killed and the reply
+        says why: an infrastructure error)."""
+        try:
+            server = _Server(self.preload, self.isolated)
+        except OSError as exc:
+            return None, RunReply(status=INFRA_ERROR, error=f"sandbox server could not start: {exc}")
+        if not self.reuse_workers:
+            return server, None  # one job per server: the job itself shows whether it works
+        reply = server.run(trivial_job(), HEALTH_CHECK_WAIT_S)
+        if reply.status == "ok" and (reply.load or {}).get("ok") and not reply.unhealthy and server.alive():
+            return server, None
+        server.kill()
+        why = reply.error or (reply.load or {}).get("x") or reply.unhealthy or reply.status
+        return None, RunReply(status=INFRA_ERROR, error=f"a fresh sandbox server failed its health check: {why}")
+
+
+HEALTH_CHECK_WAIT_S = 30.0
+"""How long a fresh server gets to run the trivial job of its health check."""
+
+
+def trivial_job() -> dict:
+    """The health check's job: a program that does nothing (it must load and finish)."""
+    return {"mode": "exec", "code": "pass", "setup": "", "limits": asdict(Limits(timeout_s=10.0).validate())}
 
 
 UNISOLATED_WARNING = (

@@ -22,6 +22,7 @@ import io
 import os
 import select
 import signal
+import stat
 import sys
 import time
 from typing import Any
@@ -37,9 +38,16 @@ KILL_GRACE_S = 0.5
 """A robot world's child gets this long past its own deadline (it reports its running line) before the kill."""
 
 BOOTSTRAP = """
-import json, sys
+import json, os, sys
 sys.path[:] = json.loads(sys.argv[1])
-from lit_coderl.sandbox.server import serve
+try:
+    from lit_coderl.sandbox.server import serve
+except BaseException as exc:
+    wanted = [*sys.path, os.path.join(sys.path[0], "lit_coderl")]  # the first entry holds the package
+    missing = [p for p in wanted if not os.path.isdir(p)]
+    sys.stderr.write(f"sandbox server cannot import lit_coderl ({type(exc).__name__}: {exc}); folders of its import "
+                     f"path not visible in the sandbox: {missing or 'none'}\\n")
+    sys.exit(3)
 serve(json.loads(sys.argv[2]), sys.argv[3], sys.argv[4] == "1")
 """
 
@@ -72,15 +80,19 @@ def _robot_argument(tree: Any) -> Any:
 
 
 class _RobotSession:
-    """The server's side of a robot program: the simulator, and the trace and robot errors as it saw them."""
+    """The server's side of a robot program: the simulator, and the trace, call log and robot errors as it saw them.
+    The trace is recorded from the simulator's own events (`lit_coderl.robot.calls.TraceRecorder`), never parsed
+    from text: what the program prints (or passes to ``say``) can end the trace, never add to it."""
 
     def __init__(self, robot: Any, names: tuple[str, ...], max_chars: int) -> None:
+        from lit_coderl.robot.calls import TraceRecorder
+
         self.robot = robot
         self.names = names
         self.max_chars = max_chars
         self.stdout: list[str] = []
         self.size = 0
-        self.trace_text: list[str] = []
+        self.recorder = TraceRecorder(max_chars)
         self.robot_errors: list[str] = []
         self.calls = 0
         self.printed_at: int | None = None
@@ -93,11 +105,13 @@ class _RobotSession:
             self.size += min(room, len(text))
 
     def call(self, body: dict) -> dict:
+        from lit_coderl.robot.api import recording
+
         self.calls += 1
         printed = str(body.get("o") or "")
         self._keep(printed)
         if printed and self.printed_at is None:
-            self.printed_at = len(self.trace_text)  # the original parser stops at the program's first own line
+            self.printed_at = len(self.recorder.events)  # the original parser stops at the program's first own line
         name = body.get("m")
         capture, saved = io.StringIO(), sys.stdout
         reply: dict[str, Any]
@@ -106,9 +120,10 @@ class _RobotSession:
             if name not in self.names:
                 raise AttributeError(f"'Robot' object has no attribute {name!r}")
             args = [_robot_argument(a) for a in body.get("a") or []]
-            sys.stdout = capture  # the API prints its trace line
+            sys.stdout = capture  # the API prints its trace line (the program's view of its stdout)
             try:
-                value = getattr(self.robot, name)(*args)
+                with recording(self.recorder):
+                    value = getattr(self.robot, name)(*args)
             finally:
                 sys.stdout = saved
             reply = {"r": codec.encode_value(value)}
@@ -123,7 +138,6 @@ class _RobotSession:
         text = capture.getvalue()
         reply["t"] = text
         self._keep(text)
-        self.trace_text.append(text)
         return reply
 
     def _log(self, name: Any, args: list, value: Any, error: str | None, line: Any) -> None:
@@ -133,14 +147,17 @@ class _RobotSession:
             self.call_log.append(call_entry(str(name), args, value, error, line))
 
     def summary(self) -> dict:
-        until = "".join(self.trace_text[: self.printed_at] if self.printed_at is not None else self.trace_text)
-        return {"stdout": "".join(self.stdout), "trace_text": "".join(self.trace_text)[: self.max_chars],
-                "trace_until_print": until[: self.max_chars], "robot_errors": self.robot_errors[:100],
-                "calls": self.calls, "call_log": self.call_log}
+        from lit_coderl.robot.calls import encode_events
+
+        return {"stdout": "".join(self.stdout), "events": encode_events(self.recorder.events),
+                "printed_at": self.printed_at, "robot_errors": self.robot_errors[:100], "calls": self.calls,
+                "call_log": self.call_log}
 
 
-def _cleanup(child: int, scratch: str, isolated: bool) -> None:
-    """Kill the child and every process it left, reap them, remove IPC objects, wipe the scratch folder."""
+def _cleanup(child: int, scratch: str, isolated: bool) -> list[str]:
+    """Kill the child and every process it left, reap them, remove IPC objects, wipe the scratch folder; what was
+    left behind (then the server must not run another job)."""
+    left: list[str] = []
     if isolated:
         for _ in range(200):
             try:
@@ -151,11 +168,61 @@ def _cleanup(child: int, scratch: str, isolated: bool) -> None:
             if all(not p.isdigit() or p == "1" for p in os.listdir("/proc")):
                 break
             time.sleep(0.001)
+        else:
+            left.append("processes still running")
         _remove_sysv_ipc()
     else:
         _kill_session(child)
         _reap()
-    _wipe(scratch)
+    return left + _wipe(scratch)
+
+
+_OWN_STATE_KEYS = ("rlimits", "nice", "scheduler", "affinity", "oom_score_adj", "autogroup")
+
+
+def own_state() -> dict[str, Any]:
+    """What a job running as this server's user could change about the server: its rlimits (``prlimit``), nice
+    value, scheduling policy and priority, CPU affinity, OOM score and session's autogroup. Compared after every
+    job: a server whose state changed exits after its reply and the pool starts a fresh one. (Its I/O priority is
+    left out: the sandbox does its I/O on a tmpfs and pipes, which no I/O scheduler orders.)"""
+    import resource
+
+    state: dict[str, Any] = {
+        "rlimits": {name: resource.getrlimit(getattr(resource, name)) for name in sorted(dir(resource))
+                    if name.startswith("RLIMIT_")},
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),
+        "scheduler": (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority),
+        "affinity": sorted(os.sched_getaffinity(0)),
+    }
+    for key, path in (("oom_score_adj", "/proc/self/oom_score_adj"), ("autogroup", "/proc/self/autogroup")):
+        try:
+            with open(path) as f:
+                state[key] = f.read()
+        except OSError:
+            state[key] = None
+    return state
+
+
+def _libc_loaded() -> bool:
+    if not _LIBC:
+        try:
+            import ctypes
+
+            _LIBC.append(ctypes.CDLL(None, use_errno=True))
+        except Exception:
+            return False
+    return True
+
+
+def state_change(baseline: dict[str, Any]) -> str | None:
+    """Which of `own_state`'s entries differ from ``baseline`` (None when none does, or the check itself failed
+    in a way that says the server is broken: then that failure)."""
+    try:
+        now = own_state()
+    except BaseException as exc:  # noqa: B036 - e.g. no descriptor left to read /proc
+        return f"cannot read its own state ({type(exc).__name__}: {exc})"
+    changed = [key for key in _OWN_STATE_KEYS if now.get(key) != baseline.get(key)]
+    return f"the job changed the server's {', '.join(changed)}" if changed else None
 
 
 def _reap() -> None:
@@ -191,13 +258,8 @@ _LIBC: list = []
 
 
 def _remove_sysv_ipc() -> None:
-    if not _LIBC:
-        try:
-            import ctypes
-
-            _LIBC.append(ctypes.CDLL(None, use_errno=True))
-        except Exception:
-            return
+    if not _libc_loaded():
+        return
     libc = _LIBC[0]
     for kind, remove in (("shm", lambda i: libc.shmctl(i, 0, None)), ("sem", lambda i: libc.semctl(i, 0, 0)),
                          ("msg", lambda i: libc.msgctl(i, 0, None))):
@@ -212,29 +274,68 @@ def _remove_sysv_ipc() -> None:
                 remove(int(fields[1]))  # IPC_RMID = 0
 
 
-def _wipe(folder: str) -> None:
+def _wipe(folder: str) -> list[str]:
     """Empty ``folder``, whatever permissions or extended attributes a job set on it or below it (the server owns
-    them all; an attribute left on the folder itself would be a channel to the next job)."""
+    them all; an attribute left on the folder itself would be a channel to the next job); what could not be removed.
+
+    Iterative and relative to directory descriptors (one open at a time, up through ``..``): a job's chain of nested
+    folders deeper than the recursion limit or than ``PATH_MAX`` is removed like any other. Other filesystems mounted
+    below (the read-only folders bound under ``/tmp``) are left alone."""
+    left: list[str] = []
     try:
         for name in os.listxattr(folder):
             os.removexattr(folder, name)
-    except OSError:
-        pass
-    try:
         os.chmod(folder, 0o700)
-        entries = os.listdir(folder)
-    except OSError:
-        return
-    for entry in entries:
-        path = os.path.join(folder, entry)
-        try:
-            if os.path.isdir(path) and not os.path.islink(path):
-                _wipe(path)
-                os.rmdir(path)
-            else:
-                os.unlink(path)
-        except OSError:
-            pass
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        return [f"{folder}: {exc}"]
+    device = os.fstat(fd).st_dev
+    names: list[str] = []  # the folders we are in, below ``folder``
+    skipped: list[set[str]] = [set()]  # per level: entries that could not be removed (not retried)
+    try:
+        while True:
+            descended = False
+            with os.scandir(fd) as entries:
+                pending = [e.name for e in entries if e.name not in skipped[-1]]
+            for name in pending:
+                try:
+                    info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    if info.st_dev != device:
+                        skipped[-1].add(name)  # a mount point: not ours to empty
+                        continue
+                    if stat.S_ISDIR(info.st_mode):
+                        os.chmod(name, 0o700, dir_fd=fd)  # a folder the job made unreadable
+                        child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                        os.close(fd)
+                        fd = child
+                        names.append(name)
+                        skipped.append(set())
+                        descended = True
+                        break
+                    os.unlink(name, dir_fd=fd)
+                except OSError as exc:
+                    skipped[-1].add(name)
+                    left.append(f"{name}: {exc}")
+            if descended:
+                continue
+            if not names:
+                return left
+            # this folder is done: go up and remove it (unless something in it stayed)
+            parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            name = names.pop()
+            kept = skipped.pop()
+            if kept:
+                skipped[-1].add(name)
+                continue
+            try:
+                os.rmdir(name, dir_fd=fd)
+            except OSError as exc:
+                skipped[-1].add(name)
+                left.append(f"{name}: {exc}")
+    finally:
+        os.close(fd)
 
 
 MAX_TEXT = 100_000
@@ -266,9 +367,14 @@ def run_job(job: dict, scratch: str, isolated: bool) -> dict:
     session = None
     child_job = job
     if job["mode"] == "robot":
-        from lit_coderl.robot.runner import make_world
+        from lit_coderl.robot.runner import world_factory
 
-        program, make_robot = make_world(job["robot"])  # a factory named in WORLD_FACTORIES, never the job's code
+        # the program text from the world's public part only: its facts (the checker's truth) are not here yet
+        try:
+            program, make_robot = world_factory(job["robot"])  # a factory in WORLD_FACTORIES, never the job's code
+        except Exception:
+            codec.read_frame(0, MAX_JOB_FRAME)  # the world's secret part follows the job: read it, to stay in step
+            raise
         child_job = {**job, "code": program}
     request_r, request_w = os.pipe()
     frames_r, frames_w = os.pipe()
@@ -282,30 +388,100 @@ def run_job(job: dict, scratch: str, isolated: bool) -> dict:
     for fd in (request_r, frames_w, err_w):
         os.close(fd)
     inputs: list = []
-    if job["mode"] == "calls":  # read only now: the child was forked without them
+    reply = None
+    if job["mode"] in ("calls", "robot"):  # read only now: the child was forked without them
         received = codec.read_frame(0, MAX_JOB_FRAME)
-        inputs = received[1] if received is not None and isinstance(received[1], list) else []
-    if job["mode"] == "robot":
-        from lit_coderl.robot.harness import MAX_OUTPUT_CHARS, ROBOT_API_NAMES
-
-        session = _RobotSession(make_robot(), ROBOT_API_NAMES, MAX_OUTPUT_CHARS)
-    reply = _relay(job, limits, pid, request_w, frames_r, err_r, session, start, inputs)
+        if job["mode"] == "calls":
+            inputs = received[1] if received is not None and isinstance(received[1], list) else []
+        else:
+            secret = received[1] if received is not None and isinstance(received[1], dict) else {}
+            session, reply = _robot_session(make_robot, secret)
+    if reply is None:
+        why = _start_handshake(frames_r, request_w, start + float(limits.timeout_s))
+        if why is not None:
+            reply = {"status": "infra_error", "error": f"the job's child failed before the program started: {why}"}
+        else:
+            try:
+                reply = _relay(job, limits, pid, request_w, frames_r, err_r, session, start, inputs)
+            except BaseException as exc:  # noqa: B036 - `serve` decides whose failure it was
+                reply = {"status": "infra_error",
+                         "error": f"sandbox server failed during the job: {type(exc).__name__}",
+                         "unhealthy": f"server error during a job: {type(exc).__name__}: {exc}",
+                         "during_program": True}
     for fd in (request_w, frames_r, err_r):
         try:
             os.close(fd)
         except OSError:
             pass
-    _cleanup(pid, scratch, isolated)
-    if session is not None:
+    try:
+        left = _cleanup(pid, scratch, isolated)
+    except BaseException as exc:  # noqa: B036 - whatever the job did to this server, the caller must hear of it
+        left = [f"{type(exc).__name__}: {exc}"]
+    if left:
+        reply.setdefault("unhealthy", f"cleanup after the job failed: {'; '.join(left)[:500]}")
+    if session is not None and reply["status"] != "infra_error":
         reply["robot"] = session.summary()
     return reply
 
 
-def _send_input(request_w: int, inputs: list, index: int) -> None:
+def _start_handshake(frames_r: int, request_w: int, deadline: float) -> str | None:
+    """Wait for the child's ``S`` (set up, no untrusted code run yet), tell the caller the program starts (an ``S``
+    frame on stdout: from now on a dying server is the program's doing), then let the child go; why not, or None."""
+    poller = select.poll()
+    poller.register(frames_r, select.POLLIN | select.POLLHUP | select.POLLERR)
+    if not poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
+        return "no start signal in time"
     try:
-        codec.write_frame(request_w, b"I", inputs[index])
+        received = codec.read_frame(frames_r, 64)
+    except (codec.FrameError, codec.CodecError, OSError) as exc:
+        return f"unreadable start signal ({exc})"
+    if received is None or received[0] != b"S":
+        return "it exited during its set-up"
+    codec.write_frame(1, b"S", {})
+    try:
+        codec.write_frame(request_w, b"G", {})
     except OSError:
         pass  # the child is gone: its exit ends the job
+    return None
+
+
+def _robot_session(make_robot, secret: dict) -> tuple[_RobotSession | None, dict | None]:
+    """The session of a robot job whose world's secret part is ``secret``, or the reply saying the world is bad
+    (the caller's bug; the child is killed with the rest by the cleanup)."""
+    from lit_coderl.robot.harness import MAX_OUTPUT_CHARS, ROBOT_API_NAMES
+
+    try:
+        return _RobotSession(make_robot(secret), ROBOT_API_NAMES, MAX_OUTPUT_CHARS), None
+    except Exception as exc:
+        # the world is the caller's data, never the program's doing: not a verdict
+        return None, {"status": "infra_error",
+                      "error": f"sandbox server error: bad world: {type(exc).__name__}: {exc}"}
+
+
+class _Outbox:
+    """The server's writes to a child (robot replies, MBPP+ inputs), never blocking: what the pipe does not take
+    now waits here and goes out when the child reads (the relay polls for it), so a child that never reads its
+    replies cannot stall the server; the job's clock still runs."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pending = bytearray()
+        os.set_blocking(fd, False)
+
+    def send(self, tag: bytes, payload: Any) -> None:
+        self.pending += codec.frame(tag, payload)
+        self.flush()
+
+    def flush(self) -> None:
+        while self.pending:
+            try:
+                n = os.write(self.fd, self.pending)
+            except BlockingIOError:
+                return
+            except OSError:  # the child is gone: its exit ends the job
+                self.pending.clear()
+                return
+            del self.pending[:n]
 
 
 def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: int, session, start: float,
@@ -327,7 +503,15 @@ def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: in
     poller = select.poll()
     for fd in open_fds:
         poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    outbox = _Outbox(request_w)
+    writing = False
     while frames_r in open_fds:
+        if bool(outbox.pending) != writing:  # wait for room in the child's pipe only while something is pending
+            writing = bool(outbox.pending)
+            if writing:
+                poller.register(request_w, select.POLLOUT)
+            else:
+                poller.unregister(request_w)
         now = time.monotonic()
         limit = min(deadline, item_deadline) if item_deadline is not None else deadline
         if now >= limit:
@@ -337,6 +521,9 @@ def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: in
                      f"timed out after {float(job.get('world_timeout_s') or limits.timeout_s):g} s")
             break
         for fd, _ in poller.poll(max(0.0, limit - now) * 1000):
+            if fd == request_w:
+                outbox.flush()
+                continue
             chunk = os.read(fd, 1 << 16)
             if not chunk:
                 open_fds.discard(fd)
@@ -359,7 +546,7 @@ def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: in
                 if tag == b"L" and load is None:
                     load = body
                     if inputs and body.get("ok") and not body.get("setup_error"):
-                        _send_input(request_w, inputs, 0)
+                        outbox.send(b"I", inputs[0])
                         mark = time.monotonic()  # input 0's clock starts when the child gets it
                         if time_limits:
                             item_deadline = mark + float(time_limits[0])
@@ -373,15 +560,16 @@ def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: in
                     following = len(items)
                     item_deadline = None
                     if following < len(inputs):
-                        _send_input(request_w, inputs, following)
+                        outbox.send(b"I", inputs[following])
                         mark = time.monotonic()
                         if following < len(time_limits):
                             item_deadline = mark + float(time_limits[following])
                 elif tag == b"Q" and session is not None:
-                    try:
-                        codec.write_frame(request_w, b"A", session.call(body))
-                    except OSError:
-                        pass
+                    if outbox.pending:  # the proxy reads each reply before its next request; this program did not
+                        status, error = "crash", "robot request sent before the previous reply was read"
+                        open_fds.discard(frames_r)
+                        break
+                    outbox.send(b"A", session.call(body))
                 elif tag == b"D" and done is None:
                     done = body
     try:
@@ -409,17 +597,35 @@ def _relay(job: dict, limits, pid: int, request_w: int, frames_r: int, err_r: in
     }
 
 
+def _filtered() -> bool:
+    """Whether this process runs under the sandbox's seccomp filter (bwrap installs it, `seccomp.py`; the children
+    inherit it): a Unix socket is refused with ``EPERM``. Checked by its effect, since a container's own filter
+    would also show in ``/proc/self/status``."""
+    import errno
+    import socket
+
+    try:
+        socket.socket(socket.AF_UNIX).close()
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return False
+
+
 def serve(preload: list[str], scratch: str, isolated: bool) -> None:
     """Main loop: one job frame at a time from stdin, one reply frame each on stdout, until stdin closes."""
     import importlib
 
     _harden()
+    if isolated and not _filtered():
+        sys.stderr.write("sandbox server: the seccomp filter is not installed; refusing to run jobs\n")
+        return
     for name in preload:
         try:
             importlib.import_module(name)
         except Exception:  # a missing optional module only costs speed
             pass
     os.makedirs(scratch, exist_ok=True)
+    baseline = own_state()
     import gc
 
     gc.collect()
@@ -433,9 +639,17 @@ def serve(preload: list[str], scratch: str, isolated: bool) -> None:
             return
         try:
             reply = run_job(received[1], scratch, isolated)
-        except Exception as exc:  # a bad job spec (the caller's bug): say so instead of dying
-            reply = {"status": "crash", "error": f"sandbox server error: {type(exc).__name__}: {exc}"}
+        except BaseException as exc:  # noqa: B036 - before the program started (bad job spec, no fork): not its score
+            reply = {"status": "infra_error", "error": f"sandbox server error: {type(exc).__name__}: {exc}",
+                     "unhealthy": f"server error before the program started: {type(exc).__name__}"}
+        changed = state_change(baseline)
+        if reply.pop("during_program", False) and changed:  # the program starved its server (say, its rlimits)
+            reply["status"], reply["error"] = "crash", f"sandbox server failed during the program: {changed}"
+        if changed and not reply.get("unhealthy"):
+            reply["unhealthy"] = changed
         try:
             codec.write_frame(1, b"R", reply)
         except OSError:
             return
+        if reply.get("unhealthy"):
+            return  # a server a job could change is not reused: the pool starts a fresh one

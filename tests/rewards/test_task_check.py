@@ -71,7 +71,7 @@ def test_scores_and_line_attribution_exact(tiny_tokenizer, reward):
     assert torch.equal(scores[5], torch.zeros(rollout.response_length))  # no spec: not scored
     assert torch.allclose(reward.sequence_score(rollout, scores), torch.tensor([1.0, 0.5, 0.0, 0.0, -0.1, 0.0]))
     assert reward.metrics() == pytest.approx({
-        "mean_score": 1.5 / 5, "full_share": 1 / 5, "checked": 5 / 6,
+        "infra_errors": 0.0, "mean_score": 1.5 / 5, "full_share": 1 / 5, "checked": 5 / 6,
         "api_calls_mean": (5 + 4 + 2 + 3 + 0) / 5, "trivial_share": 2 / 5,
     })
     assert reward.state_dict() == {"programs_checked": 4}

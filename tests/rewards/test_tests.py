@@ -49,6 +49,7 @@ def test_fraction_penalty_and_untested_rows(tiny_tokenizer, reward):
         "memory_errors": 0.0,
         "crashes": 0.0,
         "errors": 0.0,
+        "infra_errors": 0.0,
     }
 
 

@@ -130,3 +130,22 @@ def test_counts_mentions_and_places_where_a_fact_holds():
     nobody = {key: False for key in FOUND}
     results = check_world(SURVEY, nobody, calls, stop_line=6)
     assert summary(results)[2:] == [(True, False, [4, 6]), (True, False, [4, 6]), (False, None, []), (True, False, [4])]
+
+
+def test_a_count_claim_holds_only_when_it_states_exactly_the_right_number():
+    spec = {"constraints": [{"do": "say", "count": "found"}]}
+    facts = {"found:loc_a": True, "found:loc_b": True, "found:loc_c": False}  # the right count is 2
+
+    def satisfied(text, world=facts):
+        return check_world(spec, world, [call("say", text, line=2)], stop_line=2)[0]["satisfied"]
+
+    assert satisfied("I found 2 rooms") and satisfied("Two rooms have it.")
+    assert not satisfied("0 1 2 3 4 5 6 7 8 9 10 zero one two three four five six seven eight nine ten no none")
+    assert not satisfied("Either 2 or 3 rooms") and not satisfied("I found 3 rooms") and not satisfied("many")
+    empty = {key: False for key in facts}
+    assert satisfied("I found no rooms", empty) and satisfied("0 rooms", empty)
+    assert not satisfied("no rooms, or 1, or 2", empty) and not satisfied("I found 2 rooms", empty)
+    asked = {"constraints": [{"do": "say", "count_yes": True}]}
+    yes = [call("ask", "A", "q", ["yes", "no"], result="yes"), call("ask", "B", "q", ["yes", "no"], result="yes")]
+    assert check_world(asked, {}, [*yes, call("say", "2 people said yes")], None)[0]["satisfied"]
+    assert not check_world(asked, {}, [*yes, call("say", "1 2 3 people said yes")], None)[0]["satisfied"]

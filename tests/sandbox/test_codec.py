@@ -50,7 +50,7 @@ def test_user_objects_are_refused_and_builtin_subclasses_become_their_base():
     # read through the base type's own methods: the overrides never run, and the judge gets exact builtins
     assert encode_value(EvilInt(5)) == 5 and encode_value(EvilStr("ab")) == "ab"
     assert decode_value(encode_value(Counter("aab"))) == {"a": 2, "b": 1}
-    assert type(decode_value(encode_value(OrderedDict(a=1)))) is dict
+    assert type(decode_value(encode_value(OrderedDict(a=1)))) is OrderedDict  # see the order test below
 
 
 def test_decoding_refuses_what_we_never_encode():
@@ -92,3 +92,43 @@ def test_frames_are_capped_before_reading():
         FrameBuffer(100, 10).feed(b"x" * 11)
     with pytest.raises(FrameError):
         FrameBuffer(100, 1000).feed(codec.HEADER.pack(b"V", 3) + b"{{{")
+
+
+def test_an_ordered_dict_keeps_its_order_and_its_order_sensitive_equality():
+    moved = OrderedDict(x=1, y=2, z=3)
+    moved.move_to_end("x")  # its own order now differs from its insertion order, which a plain dict would keep
+    back = decode_value(codec.loads(codec.dumps(encode_value(moved))))
+    assert type(back) is OrderedDict and list(back.items()) == [("y", 2), ("z", 3), ("x", 1)]
+    assert back != OrderedDict(x=1, y=2, z=3)  # a wrong order is still wrong for an OrderedDict
+    assert decode_value(encode_value(OrderedDict([((1, 2), "k")]))) == OrderedDict([((1, 2), "k")])
+
+    class Evil(OrderedDict):  # its overrides never run: read through OrderedDict's own C iteration
+        def items(self):
+            raise AssertionError("override ran")
+
+        def __iter__(self):
+            raise AssertionError("override ran")
+
+    assert list(decode_value(encode_value(Evil(a=1, b=2))).items()) == [("a", 1), ("b", 2)]
+
+
+def test_nan_and_infinity_frames_are_refused_as_unreadable():
+    buffer = FrameBuffer(1 << 20, 1 << 30, 1000, 1000)
+    for body in (b'{"v":NaN}', b'{"v":-Infinity}', b'{"v":1e999}'):
+        with pytest.raises(FrameError, match="bad payload"):
+            FrameBuffer(1 << 20, 1 << 30).feed(codec.HEADER.pack(b"V", len(body)) + body)
+        with pytest.raises(CodecError):
+            codec.loads(body)
+    assert buffer.feed(codec.frame(b"V", {"v": encode_value(math.nan)})) == [(b"V", {"v": {"F": "nan"}})]
+
+
+def test_commas_inside_strings_are_not_items():
+    text = "a," * 250_000  # an honest string: one item however many commas it holds
+    frames = FrameBuffer(16 << 20, 64 << 20, codec.MAX_FRAME_ITEMS, codec.MAX_JOB_ITEMS).feed(
+        codec.frame(b"V", {"i": 0, "v": [text, 'q\\",', "\\"]}) * 3)
+    assert len(frames) == 3 and frames[0][1]["v"][0] == text
+    assert codec.count_items(codec.dumps(["a,b", 'c\\",d', 1, 2])) == 3
+    with pytest.raises(FrameError, match="items"):  # items outside strings still count, and so do many strings
+        FrameBuffer(16 << 20, 64 << 20, 1000).feed(codec.frame(b"V", {"v": [","] * 2000}))
+    with pytest.raises(FrameError, match="items"):
+        FrameBuffer(16 << 20, 64 << 20, 1000).feed(codec.frame(b"V", {"v": list(range(2000))}))

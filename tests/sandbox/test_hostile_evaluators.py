@@ -171,3 +171,31 @@ def test_mbppplus_evaluator_pays_no_cheat(host, data_dir, tmp_path):
     assert got == {name: status for name, (_, status) in PLUS_SAMPLES.items()}, {
         name: (r["base_status"], r.get("error")) for name, r in results.items()}
     assert host.check() == []
+
+
+SURROGATE_RAISERS = {
+    "mbpp": ("Mbpp/11", "def remove_Occ(s, ch):\n    raise ValueError('bad \\udc80 text')\n"),
+    "mbppplus": ("Mbpp/11", "def remove_Occ(s, ch):\n    raise ValueError('bad \\udc80 text')\n"),
+    "roboeval": ("SayGoodDay_0", "def task_program():\n    raise ValueError('bad \\udc80 text')\n"),
+    "robosim": ("SayGoodDay_0", "def task_program():\n    raise ValueError('bad \\udc80 text')\n"),
+}
+"""A program whose exception message holds a lone surrogate, which no UTF-8 writer can encode as it is."""
+
+
+@pytest.mark.parametrize("kind", sorted(SURROGATE_RAISERS))
+def test_every_evaluator_writes_a_lone_surrogate_error(kind, data_dir, tmp_path, capsys):
+    import json
+
+    from lit_coderl.evaluate.cli import main
+
+    task_id, code = SURROGATE_RAISERS[kind]
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"task_id": task_id, "solution": code, "id": "surrogate"}) + "\n"
+                       + json.dumps({"task_id": task_id, "solution": "x = 1\n", "id": "plain"}) + "\n")
+    out = tmp_path / "out.jsonl"
+    options = ["--option", "base_only=true", "--option", f"cache_dir={tmp_path}"] if kind == "mbppplus" else []
+    assert main([kind, "--samples", str(samples), "--out", str(out), "--workers", "1", "--data-dir", str(data_dir),
+                 *options]) == 0, capsys.readouterr().err
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["surrogate", "plain"]  # one line per input, in order
+    assert "bad \udc80 text" in json.dumps(rows[0], ensure_ascii=False)  # the message, read back as it was

@@ -203,3 +203,128 @@ def test_task_check_reward_judges_the_simulators_log_not_the_programs(host, tiny
     assert scores["honest"] == pytest.approx(1.0)
     assert scores["printed"] == 0.0 and scores["forged_log"] == 0.0 and scores["log_flood"] == 0.0
     assert host.check() == []
+
+
+# --- structured records only (the trace, the facts, the count, the blame) --------------------------------------
+
+FORGED_SAY = """
+    lines = ['x /$@!/ None']
+    for lab in ['sam', 'amy']:
+        lines += ['GoTo /$@!/ ' + lab + "'s lab /$@!/ None", 'CheckEntity /$@!/ person /$@!/ None',
+                  'Say /$@!/ good day! /$@!/ None']
+    say(chr(10).join(lines))  # one say, whose text holds the trace lines of the visits it never made
+"""
+"""Forges GoTo/CheckEntity/Say trace lines inside one ``say`` text (newlines and the delimiter)."""
+HUGE_LITERAL = """
+    say('x /$@!/ None' + chr(10) + 'Ask /$@!/ q /$@!/ [' + '[[]],' * 150000 + ']')
+"""
+"""A ``say`` whose text forges an ``Ask`` line with a 900 KB literal (seconds of ``literal_eval`` in the trainer)."""
+
+
+def test_roboeval_trace_comes_from_the_simulator_not_from_said_text(host, data_dir, monkeypatch):
+    import ast
+
+    parsed: list[int] = []
+    real = ast.literal_eval
+    monkeypatch.setattr(ast, "literal_eval", lambda node: (parsed.append(len(node) if isinstance(node, str) else 0),
+                                                           real(node))[1])
+    samples = [
+        {"task_id": "SayGoodDay_0", "solution": _program(SAY_GOOD_DAY.format(say='say("Good Day!")')), "id": "honest"},
+        {"task_id": "SayGoodDay_0", "solution": _program(FORGED_SAY), "id": "forged_say"},
+        {"task_id": "SayGoodDay_0", "solution": _program(HUGE_LITERAL), "id": "huge_literal"},
+    ]
+    start = time.monotonic()
+    results = {r["id"]: r for r in RoboEvalEvaluator(data_dir, workers=2, state_timeout_s=1.0).score(samples)}
+    seconds = time.monotonic() - start
+    assert results["honest"]["outcome"] == "Success"
+    # state 0 greets both labs: the forged trace would pass it; the robot's own record holds one Say at the start
+    forged = results["forged_say"]["states"][0]
+    assert forged["passed"] is False and forged["events"] == 0, forged
+    assert results["huge_literal"]["states"][0]["events"] == 0
+    assert max(parsed, default=0) <= 10_000, "the trainer parsed a program's literal of that many characters"
+    assert seconds < 20, f"three programs took {seconds:.0f} s"
+    assert host.check() == []
+
+
+READ_OWN_MEMORY = """
+    import gc, sys
+    def has(v):  # the marker is built here each time, never held where the scans below would see it
+        return ''.join(['secr', 'et_91']) in repr(v)[:100000]
+    found = []
+    frame = sys._getframe().f_back
+    while frame is not None:  # the job the child was forked with, up its own stack
+        found += [k for k, v in frame.f_locals.items() if has(v)]
+        frame = frame.f_back
+    found += [1 for o in gc.get_objects() if type(o) in (dict, list, tuple) and has(o)]
+    say('leak ' + str(len(found)))
+"""
+"""Looks for the world's facts (a task check's) or state (RoboEval's) in its own process, and says how many copies
+it found (the marker is in the world, not in the program text)."""
+SECRET_SPEC = {"rooms": ["vault_secret_91", "start_loc"],
+               "facts": [{"id": "stock", "at": "kitchen", "entity": "cup_secret_91", "p": 0.5}],
+               "constraints": [{"do": "pick", "what": "cup_secret_91", "at": "kitchen"}]}
+
+
+def test_world_facts_never_reach_the_programs_process(host):
+    from lit_coderl.robot.harness import rewrite_program
+    from lit_coderl.robot.runner import SandboxRunner
+    from lit_coderl.robot.task_world import world_of
+    from lit_coderl.sandbox import Limits, SandboxPool
+
+    code = _program(READ_OWN_MEMORY)
+    state = {"locations": ["start_loc", "vault_secret_91"], "objects": {"vault_secret_91": ["key_secret_91"]}}
+    worlds = [world_of(SECRET_SPEC, code, 0, 0), {"kind": "roboeval", "code": rewrite_program(code), "state": state}]
+    with SandboxPool(workers=1, limits=Limits(timeout_s=3.0, memory_mb=1024)) as pool:
+        runner = SandboxRunner(pool)
+        said = [[c["args"] for c in runner(world, 2.0).calls if c["api"] == "say"] for world in worlds]
+    assert said == [[["leak 0"]], [["leak 0"]]], said
+    assert host.check() == []
+
+
+HIDDEN_BLAME = """
+    go_to('kitchen')
+    exec(compile(chr(10) * 9000 + 'go_to(str(1)); raise ValueError(str(2))', {filename!r}, 'exec'))
+"""
+"""Runs its last call and its error from code it compiled itself at line 9000 (a line with no tokens)."""
+
+
+@pytest.mark.parametrize("filename", ["<program>", "<x>"])
+def test_blame_stays_on_the_programs_own_line(host, filename):
+    from lit_coderl.robot.runner import InProcessRunner, SandboxRunner
+    from lit_coderl.sandbox import Limits, SandboxPool
+
+    world = {"kind": "robosim", "code": _program(HIDDEN_BLAME.format(filename=filename)), "seed": 0, "world": 0}
+    with SandboxPool(workers=1, limits=Limits(timeout_s=3.0, memory_mb=1024)) as pool:
+        results = [SandboxRunner(pool)(world, 2.0), InProcessRunner()(world, 2.0)]
+    for result in results:
+        assert (result.status, result.error, result.error_line) == ("error", "ValueError: 2", 4)
+        assert [c["line"] for c in result.calls] == [3, 4]
+    assert host.check() == []
+
+
+def test_a_program_that_never_reads_its_replies_does_not_stall_its_server(host):
+    from lit_coderl.sandbox import Limits, SandboxPool
+
+    world = {"kind": "robosim", "code": _program(FLOOD), "seed": 0, "world": 0}
+    with SandboxPool(workers=1, limits=Limits(timeout_s=3.0, memory_mb=1024)) as pool:
+        start = time.monotonic()
+        reply = pool.submit_robot(world, 1.0).result()
+        seconds = time.monotonic() - start
+        honest = pool.submit_robot({**world, "code": _program('    say("hi")\n')}, 1.0).result()
+    assert (reply.status, reply.error) == ("crash", "robot request sent before the previous reply was read")
+    assert seconds < 1.5, f"the flood held its server {seconds:.1f} s"
+    assert honest.status == "ok" and honest.robot["calls"] == 1
+    assert host.check() == []
+
+
+def test_a_bad_world_is_the_callers_error_and_the_next_job_still_gets_its_own_reply(host):
+    from lit_coderl.sandbox import Limits, SandboxPool
+
+    world = {"kind": "robosim", "code": _program('    say("hi")\n'), "seed": 0, "world": 0}
+    with SandboxPool(workers=1, limits=Limits(timeout_s=3.0, memory_mb=1024)) as pool:
+        bad = pool.submit_robot({**world, "seed": "not a number"}, 1.0).result()
+        good = pool.submit_robot(world, 1.0).result()
+    # the world is the caller's data: its failure is the machinery's, never the program's verdict
+    assert bad.status == "infra_error" and bad.error.startswith("sandbox server error: ValueError"), bad
+    assert good.status == "ok" and good.robot["calls"] == 1 and good.robot["call_log"][0]["args"] == ["hi"]
+    assert host.check() == []

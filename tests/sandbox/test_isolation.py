@@ -62,7 +62,7 @@ def test_missing_isolation_is_a_clear_error_and_the_opt_out_is_explicit(monkeypa
         SandboxPool(workers=1)
 
 
-def test_the_seccomp_filter_refuses_unix_sockets_only():
+def test_the_seccomp_filter_is_libseccomps_and_refuses_unix_sockets():
     import struct
 
     from lit_coderl.sandbox import seccomp
@@ -71,9 +71,49 @@ def test_the_seccomp_filter_refuses_unix_sockets_only():
     assert len(program) % 8 == 0
     returns = {struct.unpack("<HBBI", program[i : i + 8])[3] for i in range(0, len(program), 8)
                if struct.unpack("<HBBI", program[i : i + 8])[0] == 0x06}
-    assert returns == {seccomp.RET_ALLOW, seccomp.RET_DENY}
+    # allow, refuse (EPERM; ENOSYS for clone3) and kill the process on a foreign ABI: nothing else
+    assert returns == {seccomp.ACT_ALLOW, seccomp.act_errno(1), seccomp.act_errno(38), seccomp.ACT_KILL_PROCESS}
+    refused = {f for f in range(128) if any(f & mask == value for value, mask in seccomp.FAMILY_BLOCKS)}
+    assert set(range(1, 128)) - refused == set(seccomp.SOCKET_FAMILIES_KEPT.values())
     code = ("import socket\nfor family in (socket.AF_UNIX, socket.AF_INET):\n    try:\n"
             "        socket.socket(family).close()\n        print(family.name, 'ok')\n    except OSError as exc:\n"
             "        print(family.name, exc.errno)\n")
     with SandboxPool(workers=1, limits=Limits(timeout_s=5, memory_mb=512)) as pool:
-        assert pool.submit_exec(code).result().stdout == "AF_UNIX 13\nAF_INET ok\n"  # EACCES; no network anyway
+        assert pool.submit_exec(code).result().stdout == "AF_UNIX 1\nAF_INET ok\n"  # EPERM; no network anyway
+
+
+@pytest.mark.parametrize("why", ["missing", "too old"])
+def test_without_libseccomp_the_sandbox_refuses_to_start(monkeypatch, why):
+    """No filter, no sandbox: one line naming the library and the opt-out, never a silent unfiltered run."""
+    from lit_coderl.sandbox import seccomp
+
+    def missing(*args, **kwargs):
+        raise OSError("libseccomp.so.2: cannot open shared object file: No such file or directory")
+
+    if why == "missing":
+        monkeypatch.setattr(seccomp.ctypes, "CDLL", missing)
+    else:
+        monkeypatch.setattr(seccomp, "MIN_VERSION", (99, 0))
+    for cached in (seccomp._library, seccomp.filter_bytes, isolation.check_isolation):
+        cached.cache_clear()
+    try:
+        with pytest.raises(isolation.IsolationUnavailable) as raised:
+            SandboxPool(workers=1, isolation="bwrap")
+    finally:
+        monkeypatch.undo()
+        for cached in (seccomp._library, seccomp.filter_bytes, isolation.check_isolation):
+            cached.cache_clear()
+    message = str(raised.value)
+    assert "\n" not in message and "libseccomp" in message and "LIT_CODERL_SANDBOX=unisolated" in message, message
+    assert ("too old" in message) == (why == "too old"), message
+
+
+def test_an_isolated_server_without_the_filter_refuses_to_serve(tmp_path):
+    import subprocess
+    import sys
+
+    # no job on stdin: an isolated server's cleanup kills every process it may signal, which outside a sandbox
+    # would be this machine's
+    done = subprocess.run([sys.executable, "-c", "from lit_coderl.sandbox.server import serve\n"
+                           f"serve([], {str(tmp_path)!r}, True)"], input=b"", capture_output=True, timeout=60)
+    assert b"seccomp filter is not installed" in done.stderr and done.stdout == b"", done

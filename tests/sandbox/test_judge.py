@@ -42,3 +42,23 @@ def test_judged_with_python_equality_and_the_judges_own_builtins():
     # a program that redefines `sorted` does not change the judge's; a task whose function is called `sum` does
     assert split_assert("assert sorted(f(1)) == [1]", defined_names("def sorted(x):\n    return [1]\n"))[0] == ["f(1)"]
     assert verdict("assert sum(10, 15) == 6", 6, code="def sum(a, b):\n    return 6\n")
+
+
+def test_the_judges_side_does_no_io_and_never_raises(tmp_path):
+    import threading
+
+    target = tmp_path / "written"
+    sides = ["exit()", "quit()", "sys.exit(3)", f"open({str(target)!r}, 'w').write('x')", "print('x')",
+             "__import__('os').system('true')", f"numpy.save({str(target)!r}, 1)",
+             f"json.dump(1, [c for c in ().__class__.__base__.__subclasses__() if c.__name__ == 'FileIO'][0]"
+             f"({str(target)!r}, 'w'))", "sys.stdout.write('x')"]
+    plan = plan_tests([f"assert f(1) == {side}" for side in sides], "def f(x):\n    return None\n")
+    verdicts: list = []
+    worker = threading.Thread(target=lambda: verdicts.extend(judge_check(c, [None]) for c in plan.checks))
+    worker.start()
+    worker.join(30)
+    assert verdicts == [False] * len(sides)  # each side failed inside the judge, none left the worker thread
+    assert not list(tmp_path.iterdir())
+    ok = plan_tests(["assert f(1) == sys.getsizeof(()) - sys.getsizeof(()) + sys.maxsize // sys.maxsize"],
+                    "def f(x):\n    return 1\n")
+    assert judge_check(ok.checks[0], [1])  # what MBPP's asserts read of sys is still there
