@@ -17,6 +17,7 @@ import torch
 from lit_coderl import ppo
 from lit_coderl.models import accepts_logits_to_keep
 from lit_coderl.ppo import PPOConfig
+from lit_coderl.rewards.spans import comment_chars
 from lit_coderl.rollout import Rollout
 from lit_coderl.sampling import GenerationOptions, policy_logits
 
@@ -127,7 +128,7 @@ class IterationTensors:
     loss_mask: torch.Tensor
     """``[B, T]`` the tokens the loss sees: the response mask, less the zero-spread groups when they are skipped."""
     zero_spread: torch.Tensor | None = None
-    """``[B]`` True for samples of groups whose returns are all equal (group estimators only)."""
+    """``[B]`` True for samples of groups whose verdicts are all equal (`ppo.zero_spread`; group estimators only)."""
 
 
 def assemble_rewards(
@@ -146,6 +147,10 @@ def assemble_rewards(
     """Component scores → placed scores → KL (in the reward unless ``cfg.kl_in == "loss"``) → rewards (missing-EOS
     penalty) → advantages: GAE on the critic's ``values`` (whitened), or the group estimators over ``group_ids``.
 
+    Group estimators (`group_advantages`) take their group statistics (GRPO's scale, the zero-spread test) from the
+    sequence-level verdicts ``Σ_c λ_c · sequence_score_c`` less the missing-EOS penalty, never from dense returns
+    with KL in them.
+
     ``scores`` ``{name: [B, T]}`` and ``sequence_scores`` ``{name: [B]}`` may live on the CPU (components do); the
     result lives on ``mask``'s device."""
     device = mask.device
@@ -154,13 +159,15 @@ def assemble_rewards(
     for name, weight in weights.items():
         weighted = weighted + weight * scores[name].to(device)
         sequence = sequence + weight * sequence_scores[name].to(device)
-    placed = ppo.place_scores(weighted, mask, placement, sequence_scores=sequence)
-    kl = ppo.kl_penalty(old_logprobs, ref_logprobs, cfg.kl_estimator) * mask
-    rewards = ppo.total_rewards(placed, kl, reward_kl_coef(cfg), mask)
+    task = ppo.place_scores(weighted, mask, placement, sequence_scores=sequence)
     if cfg.missing_eos_penalty and ended is not None:
-        last = ppo.last_token_index(mask)
         truncated = (~ended.to(device)).float()
-        rewards = rewards.scatter_add(1, last[:, None], (-cfg.missing_eos_penalty * truncated)[:, None])
+        last = ppo.last_token_index(mask)
+        task = task.scatter_add(1, last[:, None], (-cfg.missing_eos_penalty * truncated)[:, None]) * mask
+        sequence = sequence - cfg.missing_eos_penalty * truncated
+    kl = ppo.kl_penalty(old_logprobs, ref_logprobs, cfg.kl_estimator) * mask
+    kl_rewards = ppo.total_rewards(torch.zeros_like(task), kl, reward_kl_coef(cfg), mask)
+    rewards = task + kl_rewards
     if cfg.whiten_rewards:
         rewards = ppo.masked_whiten(rewards, mask, shift_mean=False)
     if cfg.advantage == "gae":
@@ -170,17 +177,41 @@ def assemble_rewards(
     if group_ids is None:
         raise ValueError(f"advantage: {cfg.advantage} needs a rollout with group ids (generation.samples_per_prompt)")
     group_ids = group_ids.to(device)
-    if cfg.advantage == "rloo":
-        advantages, returns = ppo.rloo_advantages(rewards, mask, group_ids, cfg.gamma, baseline=cfg.group_baseline)
-    elif cfg.advantage == "grpo":
-        advantages, returns = ppo.grpo_advantages(
-            rewards, mask, group_ids, cfg.gamma, cfg.grpo_scale_std, baseline=cfg.group_baseline
-        )
-    else:
-        raise ValueError(f"unknown advantage estimator {cfg.advantage!r}; expected gae, rloo or grpo")
-    flat = ppo.zero_spread(returns[:, 0], group_ids)
+    advantages = group_advantages(task, kl_rewards, sequence, mask, group_ids, cfg)
+    returns = ppo.returns_to_go(rewards, mask, cfg.gamma)
+    flat = ppo.zero_spread(sequence, group_ids)
     loss_mask = mask * (~flat).float()[:, None] if cfg.skip_zero_spread else mask
     return IterationTensors(weighted, kl, rewards, advantages * loss_mask, returns, loss_mask, flat)
+
+
+def group_advantages(
+    task: torch.Tensor,
+    kl_rewards: torch.Tensor,
+    verdicts: torch.Tensor,
+    mask: torch.Tensor,
+    group_ids: torch.Tensor,
+    cfg: PPOConfig,
+) -> torch.Tensor:
+    """rloo/grpo advantages ``[B, T]`` from the per-token task rewards ``task`` (placed scores and missing-EOS
+    penalty), the per-token KL rewards ``kl_rewards`` (−β·KL_t, zero under ``kl_in: loss``) and the sequence-level
+    ``verdicts`` ``[B]``.
+
+    RLOO is linear (no scale): `ppo.rloo_advantages` of their sum. GRPO: the task part is centred by the group and
+    scaled by the standard deviation of the verdicts (not scaled where they are all equal, `ppo.zero_spread`); the
+    KL part is centred by the same baseline and never scaled, so a per-token KL cannot make a spread, nor be blown
+    up by one. With ``kl_in: loss`` (the default of both) and eos placement they are the textbook sequence-level
+    RLOO and GRPO of the verdicts."""
+    if cfg.advantage == "rloo":
+        return ppo.rloo_advantages(task + kl_rewards, mask, group_ids, cfg.gamma, baseline=cfg.group_baseline)[0]
+    if cfg.advantage != "grpo":
+        raise ValueError(f"unknown advantage estimator {cfg.advantage!r}; expected gae, rloo or grpo")
+    advantages, _ = ppo.grpo_advantages(
+        task, mask, group_ids, cfg.gamma, cfg.grpo_scale_std, baseline=cfg.group_baseline, verdicts=verdicts
+    )
+    if bool((kl_rewards != 0).any()):
+        kl_part, _ = ppo.grpo_advantages(kl_rewards, mask, group_ids, cfg.gamma, False, baseline=cfg.group_baseline)
+        advantages = advantages + kl_part
+    return advantages
 
 
 def reward_kl_coef(cfg: PPOConfig) -> float:
@@ -214,6 +245,7 @@ def iteration_metrics(
         "objective/entropy": float(-(rollout.logprobs * mask).sum(1).mean()),
         "val/num_eos_tokens": float(rollout.ended.sum()) if rollout.ended is not None else 0.0,
         "response/length_mean": n_tokens / rollout.batch_size,
+        "code/comment_share": comment_share(rollout),
         "rollout/truncated_prompts": float(rollout.truncated_prompts),
     }
     if values is not None:  # a critic (gae)
@@ -236,6 +268,13 @@ def iteration_metrics(
     metrics["perf/train_tokens_per_s"] = (n_tokens + prompt_tokens) * cfg.ppo_epochs / max(timings["update"], 1e-9)
     metrics["perf/samples_per_s"] = rollout.batch_size / max(timings["step"], 1e-9)
     return metrics
+
+
+def comment_share(rollout: Rollout) -> float:
+    """Share of the batch's code characters inside ``#`` comments: a policy paid per token pads with comments."""
+    codes = [rollout.code(i) for i in range(rollout.batch_size)]
+    total = sum(len(code) for code in codes)
+    return sum(comment_chars(code) for code in codes) / total if total else 0.0
 
 
 @contextmanager

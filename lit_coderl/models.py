@@ -51,9 +51,10 @@ class ModelOptions:
     lora: LoraOptions = field(default_factory=LoraOptions)
     """LoRA settings."""
     critic: Literal["head", "adapter", "model", "none"] = "head"
-    """Value function: ``head`` on the shared policy backbone; ``adapter``, a second LoRA adapter on the same frozen
-    base (decoupled critic, no second copy); ``model``, a separate model (``critic_path``); ``none``, no critic at
-    all (implied by the critic-free ``ppo.advantage: rloo | grpo``)."""
+    """Value function: ``head``, a linear head on the policy's hidden states (detached: the value loss never trains
+    the policy); ``adapter``, a second LoRA adapter on the same frozen base (decoupled critic, no second copy);
+    ``model``, a separate model (``critic_path``); ``none``, no critic at all (implied by the critic-free
+    ``ppo.advantage: rloo | grpo``)."""
     critic_path: str | None = None
     """Model of ``critic: model`` (default: the policy's ``name_or_path``)."""
     gradient_checkpointing: bool = False
@@ -195,7 +196,9 @@ class PolicyAndValue(nn.Module):
     """The trained networks: the policy LM (with LoRA or not) and the critic; the reference is derived.
 
     Critic modes:
-    - ``head``: a value head on the policy's last hidden state (shared backbone, as TRL v0.11, trlx, PPOCoder).
+    - ``head``: a value head on the policy's last hidden state, read detached: the value loss trains the head
+      only (TRL v0.11, trlx and PPOCoder share the backbone with the value loss; a critic that trains weights of
+      its own is ``adapter`` or ``model``).
     - ``adapter``: a second LoRA adapter (``critic``) on the same frozen base with its own head: a decoupled critic
       without a second model copy (needs LoRA).
     - ``model``: a separate model (``critic_model``) with its own head.
@@ -292,7 +295,8 @@ class PolicyAndValue(nn.Module):
         if not with_values or self.critic_mode == "none":
             return out.logits, None
         if self.critic_mode == "head":
-            return out.logits, self.value_head(out.hidden_states[-1])
+            # detached: the value loss trains the head only, never the policy's weights through their features
+            return out.logits, self.value_head(out.hidden_states[-1].detach())
         return out.logits, self.critic_values(input_ids, attention_mask, position_ids)
 
     def critic_values(self, input_ids, attention_mask, position_ids) -> torch.Tensor:

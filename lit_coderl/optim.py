@@ -66,17 +66,25 @@ def build_optimizer(module, policy_params, value_params, lr: float, value_lr: fl
 
 
 def clip_gradients(module, optimizer, max_norm: float) -> None:
-    """Clip the global gradient norm to ``max_norm``.
+    """Clip the gradient norm of each parameter group (policy, value) to ``max_norm`` (`clip_per_group`).
 
     Without a gradient scaler (``32``, ``bf16-mixed``) the gradients are already unscaled: clip them directly, which
     works with the fused AdamW (Lightning's mixed-precision plugin refuses to clip for fused optimizers). With a
-    scaler (``16-mixed``) the plugin unscales first. Under DeepSpeed Lightning's clipping is a no-op:
-    ``gradient_clipping`` in the strategy's config clips."""
+    scaler (``16-mixed``) the plugin unscales first and clips the global norm. Under DeepSpeed Lightning's clipping
+    is a no-op: ``gradient_clipping`` in the strategy's config clips the global norm."""
     if grad_scaler(module) is not None or hasattr(module.trainer.model, "set_gradient_accumulation_boundary"):
         module.clip_gradients(optimizer, gradient_clip_val=max_norm, gradient_clip_algorithm="norm")
         return
-    params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-    torch.nn.utils.clip_grad_norm_(params, max_norm)
+    clip_per_group(optimizer, max_norm)
+
+
+def clip_per_group(optimizer, max_norm: float) -> None:
+    """Clip each parameter group's gradient norm to ``max_norm`` on its own: a large value-loss gradient (returns
+    of O(10–100)) would otherwise shrink the policy's step through one global norm."""
+    for group in optimizer.param_groups:
+        params = [p for p in group["params"] if p.grad is not None]
+        if params:
+            torch.nn.utils.clip_grad_norm_(params, max_norm)
 
 
 def lr_factor(iteration: int, warmup: int, total: int, schedule: Literal["constant", "linear", "cosine"]) -> float:

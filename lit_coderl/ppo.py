@@ -6,6 +6,7 @@ Read top to bottom: statistics → KL → rewards → advantages → losses → 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,8 +17,12 @@ Advantage = Literal["gae", "rloo", "grpo"]
 KLPlacement = Literal["reward", "loss"]
 LossAggregation = Literal["token_mean", "seq_mean_token_mean", "token_sum_norm"]
 GroupBaseline = Literal["position", "sequence"]
-ZERO_SPREAD = 1e-6
-"""A group whose sequence returns have a standard deviation below this has zero spread (all K answers scored alike)."""
+ZERO_SPREAD_RTOL = 1e-5
+"""A group has zero spread (all K answers got the same verdict) when the standard deviation of its verdicts is at
+most ``ZERO_SPREAD_RTOL · mean |verdict| + ZERO_SPREAD_ATOL``: relative, so verdicts equal up to float rounding
+(a sum of weighted components, 7.0 vs 7.0000005) count as equal at any scale."""
+ZERO_SPREAD_ATOL = 1e-8
+"""The absolute part of the zero-spread threshold (verdicts all 0)."""
 
 
 @dataclass
@@ -36,21 +41,31 @@ class PPOConfig:
     clip_range_value: float = 0.3
     """Value predictions may move at most this far from the rollout's values before the loss is clipped."""
     vf_coef: float = 1.0
-    """Weight of the value loss in ``policy_loss + vf_coef · value_loss`` (one backward, one optimizer)."""
+    """Weight of the value loss in ``policy_loss + vf_coef · value_loss`` (one backward, one optimizer). The value
+    loss never reaches the policy's weights: the head critic reads the policy's hidden states detached, the adapter
+    and model critics have weights of their own, and gradients are clipped per parameter group
+    (`optim.clip_gradients`). So ``vf_coef`` only scales the critic's gradient (with AdamW, hardly its step, which
+    ``value_learning_rate`` sets)."""
     gamma: float = 1.0
     """Discount over response tokens (1.0: the episode is one short response)."""
     lam: float = 0.95
     """GAE λ: bias/variance trade-off of the advantage estimate."""
     kl_coef: float = 0.1
-    """β: per-token KL-to-reference penalty in the reward, ``R_t −= β · KL_t``."""
-    kl_estimator: KLEstimator = "k3"
-    """Per-token KL estimator: ``k1`` = log-ratio, ``k2`` = ½·log-ratio², ``k3`` = (e^−r − 1) + r (low variance)."""
+    """β of the KL to the reference: ``R_t −= β · KL_t`` (``kl_in: reward``) or ``+ β · aggregate(KL_t)`` in the
+    loss (``kl_in: loss``)."""
+    kl_estimator: KLEstimator | None = None
+    """Per-token KL estimator (`kl_penalty`, r = log π − log π_ref): ``k1`` = r, ``k2`` = ½ r², ``k3`` =
+    (e^−r − 1) + r. None: ``k1`` in the reward, ``k2`` in the loss, the two whose expected gradient is
+    ∇KL(π‖π_ref) (`kl_gradient_note`). In the reward the estimate is a detached reward, so its expected gradient is
+    E[k · ∇log π]: k1 gives ∇KL(π‖π_ref) (the paper's Algorithm 1 line 11, TRL's PPO); k3 gives
+    ∇[KL(π‖π_ref) − KL(π_ref‖π)] and k2 neither (both warn). In the loss the gradient is E[∇k]: k2 gives
+    ∇KL(π‖π_ref); k3 (GRPO's) ∇KL(π_ref‖π), the reverse KL; k1 nothing in expectation (warns)."""
     whiten_rewards: bool = False
-    """Whiten per-token rewards before GAE (off in the paper)."""
+    """Whiten per-token rewards before GAE (off in the paper; gae only: the group estimators normalise by group)."""
     entropy_coef: float = 0.0
     """Entropy bonus weight in the loss (0: entropy is only logged)."""
     max_grad_norm: float = 1.0
-    """Gradient-norm clip per optimizer step (0 disables)."""
+    """Gradient-norm clip per optimizer step and parameter group (policy, value; 0 disables)."""
     missing_eos_penalty: float = 1.0
     """Subtracted from the last token's reward of responses truncated before EOS (TRL's missing_eos_penalty)."""
     log_ratio_clamp: float = 10.0
@@ -58,8 +73,10 @@ class PPOConfig:
     advantage: Advantage = "gae"
     """Advantage estimator. ``gae``: a learned critic (`gae`, advantages whitened over the batch). ``rloo`` and
     ``grpo``: critic-free group baselines over the ``generation.samples_per_prompt`` answers to each prompt
-    (`rloo_advantages`, `grpo_advantages`; no critic is built). With dense rewards each token gets its reward-to-go
-    minus the group baseline (``group_baseline``); with ``reward_placement: eos`` they are the textbook forms."""
+    (`rloo_advantages`, `grpo_advantages`; no critic is built; group statistics from the sequence-level verdicts,
+    `iteration.group_advantages`). With dense rewards each token gets its reward-to-go minus the group baseline
+    (``group_baseline``); with ``reward_placement: eos`` and the KL in the loss (their default) they are the
+    textbook sequence-level forms."""
     group_baseline: GroupBaseline = "position"
     """rloo/grpo, what a token's reward-to-go is compared with (`baseline_targets`): ``position``, the group's
     reward-to-go at the same position (an answer that ended earlier counts with its last token's); ``sequence``, the
@@ -68,12 +85,15 @@ class PPOConfig:
     grpo_scale_std: bool = True
     """GRPO divides by the group's standard deviation of returns (False: Dr. GRPO's mean-only centring)."""
     skip_zero_spread: bool = False
-    """rloo/grpo: groups whose K sequence returns are all equal (spread < `ZERO_SPREAD`) leave the loss (their tokens
-    are masked out; DAPO's dynamic-sampling filter without re-sampling). False: they stay, with the advantages the
-    estimator gives them (0 under eos placement; the reward-to-go differences under dense placement)."""
-    kl_in: KLPlacement = "reward"
-    """Where the KL to the reference acts: ``reward`` (``R_t −= β·KL_t``, the critic sees it) or ``loss`` (GRPO's:
-    ``+ β · aggregate(KL_t)`` with the current policy's log-probs and ``kl_estimator``, k3 in GRPO)."""
+    """rloo/grpo: groups whose K answers got the same verdict (`zero_spread`) leave the loss (their tokens are
+    masked out; DAPO's dynamic-sampling filter without re-sampling). False: they stay, centred and not scaled (0
+    under eos placement with the KL in the loss; the task reward-to-go differences under dense placement, plus the
+    centred KL reward-to-go when the KL is in the reward)."""
+    kl_in: KLPlacement | None = None
+    """Where the KL to the reference acts: ``reward`` (``R_t −= β·KL_t``, the critic sees it) or ``loss``
+    (``+ β · aggregate(KL_t)`` with the current policy's log-probs and ``kl_estimator``). None: ``reward`` under gae
+    (the paper, TRL's PPO), ``loss`` under rloo and grpo (TRL's and verl's GRPO): their advantages are then the task
+    verdicts' alone."""
     loss_aggregation: LossAggregation = "token_mean"
     """How per-token losses become one number (`aggregate_tokens`). ``token_mean``: over all tokens of the
     minibatch (DAPO's token-level loss; long answers weigh more). ``seq_mean_token_mean``: each sequence's token
@@ -81,6 +101,43 @@ class PPOConfig:
     constant, sequences × ``loss_norm_tokens`` (Dr. GRPO's; no token's weight depends on any length)."""
     loss_norm_tokens: int | None = None
     """Tokens per sequence in the constant of ``token_sum_norm`` (None: ``generation.max_new_tokens``)."""
+
+    def __post_init__(self) -> None:
+        if self.whiten_rewards and self.advantage != "gae":
+            raise ValueError("whiten_rewards is for advantage: gae (rloo and grpo normalise within each group)")
+        if self.kl_in is None:
+            self.kl_in = "reward" if self.advantage == "gae" else "loss"
+        if self.kl_in not in ("reward", "loss"):
+            raise ValueError(f"kl_in must be 'reward' or 'loss', got {self.kl_in!r}")
+        if self.kl_estimator is None:
+            self.kl_estimator = "k1" if self.kl_in == "reward" else "k2"
+        if self.kl_estimator not in ("k1", "k2", "k3"):
+            raise ValueError(f"unknown KL estimator {self.kl_estimator!r}; expected one of k1, k2, k3")
+        note = kl_gradient_note(self.kl_estimator, self.kl_in)
+        if note and self.kl_coef:
+            warnings.warn(note, stacklevel=3)
+
+
+def kl_gradient_note(estimator: KLEstimator, placement: KLPlacement) -> str | None:
+    """Why ``estimator`` at ``placement`` does not give the expected gradient ∇KL(π‖π_ref), or None when it does
+    (k1 in the reward, k2 in the loss) or is a documented other regulariser (k3 in the loss: GRPO's reverse KL)."""
+    if placement == "reward" and estimator == "k3":
+        return (
+            "kl_estimator k3 in the reward is biased: as a detached reward its expected gradient is "
+            "∇[KL(π‖π_ref) − KL(π_ref‖π)], not ∇KL(π‖π_ref), so the run optimises another objective; use k1 in the "
+            "reward (the paper's Algorithm 1, TRL's PPO) or k3/k2 with kl_in: loss"
+        )
+    if placement == "reward" and estimator == "k2":
+        return (
+            "kl_estimator k2 in the reward is biased: as a detached reward its expected gradient is not "
+            "∇KL(π‖π_ref); use k1 in the reward or k2 with kl_in: loss"
+        )
+    if placement == "loss" and estimator == "k1":
+        return (
+            "kl_estimator k1 in the loss has zero expected gradient (E_π[∇log π] = 0): the KL term regularises "
+            "nothing; use k2 (∇KL(π‖π_ref)) or k3 (GRPO's, ∇KL(π_ref‖π)) in the loss, or k1 in the reward"
+        )
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -232,9 +289,14 @@ def group_mean_std(returns: torch.Tensor, group_ids: torch.Tensor) -> tuple[torc
     return mean, var.sqrt()
 
 
-def zero_spread(returns: torch.Tensor, group_ids: torch.Tensor) -> torch.Tensor:
-    """``[B]`` True for the samples of groups whose returns are all equal (std < `ZERO_SPREAD`)."""
-    return group_mean_std(returns, group_ids)[1] < ZERO_SPREAD
+def zero_spread(verdicts: torch.Tensor, group_ids: torch.Tensor) -> torch.Tensor:
+    """``[B]`` True for the samples of groups whose ``verdicts`` ``[B]`` are all equal: standard deviation at most
+    ``ZERO_SPREAD_RTOL · mean |verdict| + ZERO_SPREAD_ATOL`` over the group (relative: rounding never counts as
+    spread)."""
+    same = group_matrix(group_ids)
+    std = group_mean_std(verdicts, group_ids)[1]
+    magnitude = same @ verdicts.abs() / _group_sizes(same)
+    return std <= ZERO_SPREAD_RTOL * magnitude + ZERO_SPREAD_ATOL
 
 
 def baseline_targets(to_go: torch.Tensor, mask: torch.Tensor, baseline: GroupBaseline = "position") -> torch.Tensor:
@@ -265,8 +327,10 @@ def rloo_advantages(
     reward-to-go at the same position (held at its last token past its end): a time-dependent baseline, so a token
     late in a good answer is not pushed down because little reward is left after it; with ``sequence``, the other
     answer's return ``R^j`` at every position. Either way the baseline never depends on sample i's own tokens, so
-    the gradient stays unbiased. Under eos placement with γ = 1 (and no KL in the reward) ``G_t^j = R^j`` up to
-    the last token, and both are the sequence-level RLOO of Ahmadian et al. (2024), ``R^i − (Σ_j R^j − R^i)/(K−1)``.
+    the gradient stays unbiased. Under eos placement with γ = 1 and no per-token reward besides the verdicts (the
+    KL in the loss) ``G_t^j = R^j`` up to the last token, and both are the sequence-level RLOO of Ahmadian et al.
+    (2024), ``R^i − (Σ_j R^j − R^i)/(K−1)``. RLOO has no scale, so it is linear in the rewards: the KL's
+    reward-to-go, when the KL is in the reward, is centred the same way.
     Returns ``(advantages, returns-to-go)``, zero on padding."""
     to_go = returns_to_go(rewards, mask, gamma)
     targets = baseline_targets(to_go, mask, baseline)
@@ -284,23 +348,26 @@ def grpo_advantages(
     scale_std: bool = True,
     eps: float = 1e-4,
     baseline: GroupBaseline = "position",
+    verdicts: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Group-relative advantages with per-token rewards: ``A_t^i = (G_t^i − mean_j b_t^j) / (std_j R^j + eps)``.
+    """Group-relative advantages with per-token rewards: ``A_t^i = (G_t^i − mean_j b_t^j) / (std_j V^j + eps)``.
 
-    The centre is the group mean (sample i included, as GRPO) of `baseline_targets`, as in `rloo_advantages`; the
-    scale is one number per group, the (Bessel-corrected) standard deviation of its sequence returns ``R = G_0``
-    (a per-position spread would vanish near the ends of the answers and blow up their tokens' advantages). A group
-    with zero spread (std < `ZERO_SPREAD`) is centred but not scaled: its dense reward-to-go differences would
-    otherwise be multiplied by 1/eps. ``scale_std=False`` only centres (Dr. GRPO). Under eos placement with γ = 1
-    (and no KL in the reward) this is DeepSeekMath's ``(R^i − mean(R)) / std(R)`` with TRL's ``eps``.
-    Returns ``(advantages, returns-to-go)``, zero on padding."""
+    The centre is the group mean (sample i included, as GRPO) of `baseline_targets`, as in `rloo_advantages`. The
+    scale is one number per group, the (Bessel-corrected) standard deviation of its sequence-level ``verdicts``
+    ``V`` ``[B]`` (default: the returns ``G_0``): the task verdicts, so that neither per-token KL nor sums that grow
+    with length make a spread where the answers scored alike (a per-position spread would also vanish near the ends
+    of the answers). A group with zero spread (`zero_spread`: equal verdicts, relative to their size) is centred but
+    not scaled: its differences would otherwise be multiplied by 1/eps. ``scale_std=False`` only centres (Dr.
+    GRPO). Under eos placement with γ = 1 and ``V = G_0`` this is DeepSeekMath's ``(R^i − mean(R)) / (std(R) + eps)``
+    with TRL's ``eps``. Returns ``(advantages, returns-to-go)``, zero on padding."""
     to_go = returns_to_go(rewards, mask, gamma)
     same = group_matrix(group_ids)
     centre = same @ baseline_targets(to_go, mask, baseline) / _group_sizes(same)[:, None]
     centred = to_go - centre
     if scale_std:
-        std = group_mean_std(to_go[:, 0], group_ids)[1]
-        scale = torch.where(std < ZERO_SPREAD, torch.ones_like(std), std + eps)
+        verdicts = to_go[:, 0] if verdicts is None else verdicts.to(to_go)
+        std = group_mean_std(verdicts, group_ids)[1]
+        scale = torch.where(zero_spread(verdicts, group_ids), torch.ones_like(std), std + eps)
         centred = centred / scale[:, None]
     return centred * mask, to_go
 

@@ -35,9 +35,10 @@ def test_mbpp_config_is_the_paper_table_3(random_model_dir):
         clip_range_value=0.3,
         vf_coef=1.0,
         kl_coef=0.1,
-        kl_estimator="k3",
+        kl_estimator="k1",  # the paper's config: k3; its Algorithm 1 (and a sound reward-side KL): k1
         missing_eos_penalty=1.0,
     )
+    assert module.value_learning_rate == 1e-4
     assert module.model_options.lora.r == 16 and module.model_options.lora.alpha == 32
     assert reward_weights(cli) == {"syntax": 0.1, "lint": 0.1, "dataflow": 0.1, "unit_tests": 0.7}
     source = cli.datamodule.sources[0]
@@ -48,7 +49,7 @@ def test_robo_config_is_the_paper_table_4(random_model_dir):
     cli = build("robo.yaml", random_model_dir)
     module = cli.model
     assert module.learning_rate == 1e-6
-    assert (module.ppo.kl_coef, module.ppo.kl_estimator, module.ppo.minibatch_size) == (0.9, "k3", 4)
+    assert (module.ppo.kl_coef, module.ppo.kl_estimator, module.ppo.minibatch_size) == (0.9, "k1", 4)
     assert (module.ppo.ppo_epochs, module.ppo.clip_range) == (4, 0.2)
     assert reward_weights(cli) == {"syntax": 0.1, "lint": 0.1, "simulator": 0.8}
     assert cli.datamodule.batch_size == 4

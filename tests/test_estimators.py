@@ -47,7 +47,9 @@ def _assemble(cfg: PPOConfig, placement: str = "dense"):
 
 
 def test_group_assembly_kl_in_the_reward_or_in_the_loss():
-    in_reward = _assemble(PPOConfig(advantage="rloo", kl_coef=0.2))
+    assert PPOConfig(advantage="rloo").kl_in == PPOConfig(advantage="grpo").kl_in == "loss"  # TRL's, verl's GRPO
+    assert PPOConfig().kl_in == "reward" and PPOConfig().kl_estimator == "k1"  # the paper's Algorithm 1, TRL's PPO
+    in_reward = _assemble(PPOConfig(advantage="rloo", kl_coef=0.2, kl_in="reward"))
     assert torch.allclose(in_reward.rewards[0], T([0.9, -0.1, -0.1]))
     in_loss = _assemble(PPOConfig(advantage="rloo", kl_coef=0.2, kl_in="loss"))
     assert torch.equal(in_loss.rewards, _assemble(PPOConfig(advantage="rloo", kl_coef=0.0)).rewards)

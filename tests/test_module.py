@@ -227,7 +227,8 @@ def test_group_estimators_train_without_a_critic_and_resume(tmp_path, random_mod
     checkpoint holds no value head and resumes."""
     ppo_cfg = {"ppo_epochs": 2, "minibatch_size": 2, "advantage": advantage}
     if advantage == "grpo":
-        ppo_cfg |= {"kl_in": "loss", "loss_aggregation": "seq_mean_token_mean", "skip_zero_spread": True}
+        ppo_cfg |= {"kl_in": "loss", "kl_estimator": "k2", "loss_aggregation": "seq_mean_token_mean"}
+        ppo_cfg["skip_zero_spread"] = True
     callbacks = [
         *BASE_CONFIG["trainer"]["callbacks"],
         {"class_path": "lit_coderl.callbacks.IterationCheckpoint", "init_args": {"every_n_iterations": 1}},

@@ -309,10 +309,13 @@ def test_ppo_loss_without_critic_and_with_kl_in_the_loss():
     response_ids, mask = T([[0, 1]]), T([[1.0, 1.0]])
     old = torch.full((1, 2), math.log(0.5))
     ref = torch.full((1, 2), math.log(0.25))  # r = log 2: k3 = e^(-r) − 1 + r = ln 2 − ½
-    cfg = ppo.PPOConfig(kl_in="loss", kl_coef=0.1)
+    cfg = ppo.PPOConfig(kl_in="loss", kl_coef=0.1, kl_estimator="k3")
     loss, stats = ppo.ppo_loss(logits, None, response_ids, old, None, torch.zeros(1, 2), None, mask, cfg, ref)
     assert "loss/value_avg" not in stats and "val/clipfrac_avg" not in stats
     assert loss.item() == pytest.approx(0.1 * (math.log(2) - 0.5), abs=1e-7)
     assert stats["loss/kl_avg"].item() == pytest.approx(math.log(2) - 0.5, abs=1e-7)
+    default = ppo.PPOConfig(kl_in="loss", kl_coef=0.1)  # k2 in the loss: ½ (ln 2)²
+    loss, _ = ppo.ppo_loss(logits, None, response_ids, old, None, torch.zeros(1, 2), None, mask, default, ref)
+    assert loss.item() == pytest.approx(0.1 * 0.5 * math.log(2) ** 2, abs=1e-7)
     with pytest.raises(ValueError, match="reference log-probs"):
         ppo.ppo_loss(logits, None, response_ids, old, None, torch.zeros(1, 2), None, mask, cfg)

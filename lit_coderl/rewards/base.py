@@ -17,11 +17,13 @@ The module multiplies ``score`` by ``weight`` and adds it to the per-token rewar
 component's ``sequence_score`` once on the last response token (``eos``, TRL's baseline).
 
 How the two relate, per component (each documents it): the sequence score is the component's verdict on the whole
-response, recorded by `score` with `record_sequence_scores`. A component that spreads one verdict over the code
-tokens (unit tests, RoboSim, data flow) records that verdict: with ``spreading: constant`` its token scores sum to
-verdict × code tokens, and TRL adds the verdict once, not per token. Syntax records the program's verdict (invalid,
-incomplete or complete) and lint the penalties of its diagnostics, each once, where their token scores would grow
-with the length of spans and programs. A component that records nothing gets ``Σ_t score_t``.
+response, recorded by `score` with `record_sequence_scores`. Every shipped component spreads its verdicts
+length-neutrally by default (``spreading: sum``): the token scores of a program sum to its verdict, so neither a
+bonus that pays per token (padding, comments) nor a penalty that charges per token (shrinking to trivial programs)
+depends on the program's length. ``spreading: constant`` (the paper's) puts the verdict on every token instead: a
+unit-test, RoboSim or data-flow verdict then sums to verdict × code tokens, a syntax ``valid_bonus`` or lint
+``clean_bonus`` to bonus × clean tokens, while TRL adds the verdict once. A component that records nothing gets
+``Σ_t score_t``.
 """
 
 from __future__ import annotations

@@ -403,7 +403,8 @@ class DataFlowReward(RewardComponent):
         name: Name in logs.
         offset: Subtracted from the match ratio (paper: 0.5).
         positive_only: Give 0 instead of a negative value after the offset (paper: True).
-        spreading: ``constant``: every code token gets the score; ``sum``: the code tokens sum to it.
+        spreading: ``sum`` (default, length-neutral): the code tokens sum to the score; ``constant`` (the
+            paper's): every code token gets it, so the sum grows with the program's length.
     """
 
     default_name = "dataflow"
@@ -414,7 +415,7 @@ class DataFlowReward(RewardComponent):
         name: str | None = None,
         offset: float = 0.0,
         positive_only: bool = False,
-        spreading: SpreadMode = "constant",
+        spreading: SpreadMode = "sum",
     ) -> None:
         super().__init__(weight=weight, name=name)
         if spreading not in ("constant", "sum"):

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from lit_coderl.rewards.base import RewardComponent
-from lit_coderl.rewards.spans import LineIndex, char_span_to_tokens
+from lit_coderl.rewards.spans import LineIndex, SpreadMode, char_span_to_tokens, spread
 from lit_coderl.rollout import Rollout
 
 
@@ -81,19 +81,25 @@ class LintReward(RewardComponent):
         ignore: Rule codes to skip (``S101``: asserts are fine in generated code).
         rule_weights: Per rule-prefix multiplier of ``penalty``; the longest matching prefix wins (e.g. weigh ``E9``
             compile errors above ``B`` bug patterns). Unlisted rules use 1.0.
-        penalty: Score of a token inside a diagnostic's span (accumulated over overlapping diagnostics, then clamped
-            at ``penalty`` times the largest rule weight).
-        syntax_error_penalty: Score of the tokens of a syntax error Ruff reports (code that does not parse).
-        clean_bonus: Score of every code token that no diagnostic touches (the paper: 1.0 with weight 0.1).
+        spreading: ``sum`` (default, length-neutral): each diagnostic's value is split over the tokens of its span
+            (on the last code token when its span has none) and ``clean_bonus`` over the code tokens of a program
+            without diagnostics, so the token scores sum to the verdict below. ``constant`` (the paper's): every
+            token of a span carries the value (accumulated over overlapping diagnostics, then clamped at ``penalty``
+            times the largest rule weight) and every untouched code token ``clean_bonus``: the sum grows with the
+            length of spans and programs.
+        penalty: Value of a diagnostic (times its rule weight).
+        syntax_error_penalty: Value of a syntax error Ruff reports (code that does not parse).
+        clean_bonus: Bonus of a program without diagnostics: in total (``sum``) or on every code token that no
+            diagnostic touches (``constant``; the paper: 1.0 per token with weight 0.1).
         builtins: Extra names to treat as defined (e.g. the robot API functions a program calls without defining).
         name: Log name.
 
     Token scores and sequence score (``reward_placement: eos``, TRL's baseline): the sequence score is Ruff's
     verdict on the program, each diagnostic counted once: the sum over its diagnostics of ``penalty`` × rule weight
     (``syntax_error_penalty`` for a syntax error), or ``clean_bonus`` once when there is none (0 without a code
-    region). The token scores do not sum to it: a diagnostic scores every token of its span (an unused import of a
-    long dotted name costs more than one of ``os``), and ``clean_bonus`` lands on every untouched token, so their
-    sum grows with the length of spans and programs.
+    region). Under ``spreading: sum`` the token scores sum to it. Under ``constant`` they do not: a diagnostic
+    scores every token of its span (an unused import of a long dotted name costs more than one of ``os``), and
+    ``clean_bonus`` lands on every untouched token, so their sum grows with the length of spans and programs.
     """
 
     default_name = "lint"
@@ -108,9 +114,13 @@ class LintReward(RewardComponent):
         syntax_error_penalty: float = -1.0,
         clean_bonus: float = 0.0,
         builtins: list[str] | None = None,
+        spreading: SpreadMode = "sum",
         name: str | None = None,
     ) -> None:
         super().__init__(weight, name)
+        if spreading not in ("constant", "sum"):
+            raise ValueError(f"spreading must be 'constant' or 'sum', got {spreading!r}")
+        self.spreading = spreading
         self.select = select if select is not None else ["E9", "F", "B", "S", "PLE"]
         self.ignore = ignore if ignore is not None else ["S101"]
         self.rule_weights = rule_weights or {}
@@ -171,13 +181,25 @@ class LintReward(RewardComponent):
             text, (base, _) = rollout.texts[i], rollout.code_spans[i]
             lines = LineIndex(text, base)
             hit: dict[int, float] = {}
+            length = rollout.response_length
             for diag in diags:
                 start = lines.char(diag["location"]["row"], diag["location"]["column"])
                 end_loc = diag.get("end_location") or diag["location"]
                 end = lines.char(end_loc["row"], end_loc["column"])
                 value = self.diagnostic_value(diag)
-                for t in char_span_to_tokens(rollout.offsets[i], start, end):
+                tokens = char_span_to_tokens(rollout.offsets[i], start, end)
+                if self.spreading == "sum":
+                    scores[i] += spread(value, [t for t in tokens if t < length] or code_tokens[-1:], length, "sum")
+                    continue
+                for t in tokens:
                     hit[t] = hit.get(t, 0.0) + value
+            sequence[i] = sum(self.diagnostic_value(d) for d in diags) if diags else self.clean_bonus
+            n_diag += len(diags)
+            n_clean += not diags
+            if self.spreading == "sum":
+                if not diags:
+                    scores[i] = spread(self.clean_bonus, code_tokens, length, "sum")
+                continue
             row = scores[i].tolist()  # one tensor write per sample, not one per token
             for t in code_tokens:
                 row[t] = max(hit[t], floor) if t in hit else self.clean_bonus
@@ -185,9 +207,6 @@ class LintReward(RewardComponent):
                 if t < len(row) and t not in code_set:
                     row[t] = max(value, floor)
             scores[i] = torch.tensor(row, dtype=scores.dtype)
-            sequence[i] = sum(self.diagnostic_value(d) for d in diags) if diags else self.clean_bonus
-            n_diag += len(diags)
-            n_clean += not diags
         self._stats = {
             "diagnostics_per_sample": n_diag / max(1, rollout.batch_size),
             "clean_share": n_clean / max(1, rollout.batch_size),

@@ -53,9 +53,10 @@ class SimulatorReward(SandboxedReward):
         weight: Coefficient of this component (paper: 0.8).
         name: Name in logs.
         worlds: K, RoboSim worlds per program (paper: 5).
-        spreading: ``constant``: every program token gets the pass fraction (the paper); ``sum``: the program's
-            tokens sum to it. The no-program penalty follows it: on every response token (``constant``, so it
-            grows with the answer's length, as in the paper) or summing to ``fail_penalty`` over them (``sum``).
+        spreading: ``sum`` (default, length-neutral): the program's tokens sum to the pass fraction; ``constant``
+            (the paper's): every program token gets it. The no-program penalty follows it: on every response token
+            (``constant``, so it grows with the answer's length, as in the paper) or summing to ``fail_penalty``
+            over them (``sum``).
         fail_penalty: Value on every program token when no world passes (paper: −0.1); on every response token
             when there is no program (their sum under ``sum`` spreading).
         error_line_penalty: Value added (use a negative number) to the tokens of the program line that raised in
@@ -76,7 +77,7 @@ class SimulatorReward(SandboxedReward):
         weight: float = 0.8,
         name: str | None = None,
         worlds: int = 5,
-        spreading: SpreadMode = "constant",
+        spreading: SpreadMode = "sum",
         fail_penalty: float = -0.1,
         error_line_penalty: float = 0.0,
         world_timeout_s: float = 2.0,

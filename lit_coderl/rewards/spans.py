@@ -13,7 +13,9 @@ Conventions:
 from __future__ import annotations
 
 import bisect
+import io
 import re
+import tokenize
 from collections.abc import Sequence
 from typing import Literal
 
@@ -179,12 +181,34 @@ def code_token_mask(offsets: Offsets, code_span: tuple[int, int]) -> list[bool]:
 def spread(value: float, token_idx: Sequence[int], length: int, mode: SpreadMode = "constant") -> torch.Tensor:
     """A ``[length]`` vector with ``value`` spread over ``token_idx``; zero elsewhere.
 
-    ``constant``: every listed token gets ``value`` (the paper's choice: the signal does not fade on long programs).
-    ``sum``: every listed token gets ``value / n``, so the tokens sum to ``value`` (a sequence score keeps its scale).
-    """
+    ``sum``: every listed token gets ``value / n``, so the tokens sum to ``value`` (a verdict keeps its scale
+    whatever the program's length: the components' default). ``constant``: every listed token gets ``value`` (the
+    paper's choice: the signal does not fade on long programs, but its sum grows with their length)."""
     out = torch.zeros(length)
     idx = sorted({i for i in token_idx if 0 <= i < length})
     if not idx:
         return out
     out[idx] = value if mode == "constant" else value / len(idx)
     return out
+
+
+def comment_chars(code: str) -> int:
+    """Characters of ``code`` inside ``#`` comments (Python's tokenizer; for code it cannot tokenize, each line's
+    text from a ``#`` that is not inside a quote on that line)."""
+    try:
+        return sum(
+            len(tok.string)
+            for tok in tokenize.generate_tokens(io.StringIO(code).readline)
+            if tok.type == tokenize.COMMENT
+        )
+    except (tokenize.TokenError, SyntaxError, ValueError, RecursionError):
+        total = 0
+        for line in code.split("\n"):
+            quote = None
+            for k, ch in enumerate(line):
+                if quote is None and ch == "#":
+                    total += len(line) - k
+                    break
+                if ch in "'\"":
+                    quote = None if quote == ch else (ch if quote is None else quote)
+        return total

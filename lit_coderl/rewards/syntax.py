@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 
 from lit_coderl.rewards.base import RewardComponent
-from lit_coderl.rewards.spans import extract_code_span
+from lit_coderl.rewards.spans import SpreadMode, extract_code_span, spread
 from lit_coderl.rollout import Rollout
 
 Status = Literal["complete", "incomplete", "invalid"]
@@ -341,10 +341,16 @@ class SyntaxReward(RewardComponent):
         check: When tokens are checked. ``after`` (default, cheaper: see ``docs/syntax.md``) checks the sampled
             tokens after generation; ``during`` checks each token inside generation through a logits-processor hook
             (as in the paper). The flags are identical.
+        spreading: How the program's verdict lands on its tokens. ``sum`` (default, length-neutral): the token
+            scores sum to the verdict (the sequence score below): ``valid_bonus`` split over the code tokens of a
+            complete program, ``invalid_penalty`` on the flagged token (split over it and every later code token
+            with ``penalize_after``), ``incomplete_penalty`` on the last code token. ``constant`` (the paper's):
+            every code token before the flag gets ``valid_bonus`` and, with ``penalize_after``, every token from it
+            on ``invalid_penalty``, so the sum grows with the program's length and pays for padding.
         invalid_penalty: Score of the first token that makes the code an invalid prefix.
-        penalize_after: Also give ``invalid_penalty`` to every later code token (the code never recovers).
-        valid_bonus: Score of each code token before the first invalid one (0 by default; the paper: 1.0 with
-            weight 0.1).
+        penalize_after: Also penalise every later code token (the code never recovers).
+        valid_bonus: Bonus of a valid program: in total (``sum``) or on each code token before the first invalid
+            one (``constant``). 0 by default; the paper: 1.0 per token with weight 0.1.
         incomplete_penalty: Score added to the last code token when the code ends as a valid but unfinished
             prefix (an unclosed bracket or an empty block at the end of the response); judged by CPython for both
             backends.
@@ -362,9 +368,9 @@ class SyntaxReward(RewardComponent):
     Token scores and sequence score (``reward_placement: eos``, TRL's baseline): the sequence score is the
     program's verdict, once: ``invalid_penalty`` if the code stops being a valid prefix, ``incomplete_penalty`` if it
     is a valid prefix that never gets finished, ``valid_bonus`` if it is a complete program, 0 without a code region.
-    With the defaults (``valid_bonus`` 0, ``penalize_after`` off) that equals the sum of the token scores; with
-    ``valid_bonus`` or ``penalize_after`` the token sum grows with the number of tokens before or after the error
-    (a long valid program would collect more bonus than a short one), which is no verdict of the whole program.
+    Under ``spreading: sum`` the token scores sum to it. Under ``constant`` they do too with ``valid_bonus`` 0 and
+    ``penalize_after`` off; otherwise the token sum grows with the number of tokens before or after the error (a
+    long valid program collects more bonus than a short one), which is no verdict of the whole program.
     """
 
     default_name = "syntax"
@@ -375,6 +381,7 @@ class SyntaxReward(RewardComponent):
         backend: Backend = "cpython",
         mode: Mode = "flag",
         check: Check = "after",
+        spreading: SpreadMode = "sum",
         invalid_penalty: float = -1.0,
         penalize_after: bool = False,
         valid_bonus: float = 0.0,
@@ -394,13 +401,15 @@ class SyntaxReward(RewardComponent):
             raise ValueError(f"unknown check {check!r}; available: after, during")
         if syncode_flag not in ("first", "persistent"):
             raise ValueError(f"unknown syncode_flag {syncode_flag!r}; available: first, persistent")
+        if spreading not in ("constant", "sum"):
+            raise ValueError(f"spreading must be 'constant' or 'sum', got {spreading!r}")
         if mode == "constrain" and backend != "syncode":
             raise ValueError("mode='constrain' needs backend='syncode' (CPython cannot mask a whole vocabulary)")
         if backend == "syncode":
             from lit_coderl.rewards.syncode_backend import load_syncode
 
             load_syncode()  # fails here, with the install command, when the extra is missing
-        self.backend, self.mode, self.check = backend, mode, check
+        self.backend, self.mode, self.check, self.spreading = backend, mode, check, spreading
         self.invalid_penalty, self.penalize_after = invalid_penalty, penalize_after
         self.valid_bonus, self.incomplete_penalty = valid_bonus, incomplete_penalty
         self.syncode_flag = syncode_flag
@@ -484,12 +493,12 @@ class SyntaxReward(RewardComponent):
             ends = [min(rollout.offsets[i][t][1], end) - start for t in code_tokens]
             first_bad = self.first_flagged(rollout, i, code_tokens, ends)
             n_ok = len(code_tokens) if first_bad is None else first_bad
-            for t in code_tokens[:n_ok]:
-                scores[i, t] = self.valid_bonus
+            if self.spreading == "constant":
+                for t in code_tokens[:n_ok]:
+                    scores[i, t] = self.valid_bonus
             if first_bad is not None:
                 flagged = code_tokens[first_bad:] if self.penalize_after else [code_tokens[first_bad]]
-                for t in flagged:
-                    scores[i, t] = self.invalid_penalty
+                scores[i] += spread(self.invalid_penalty, flagged, rollout.response_length, self.spreading)
                 sequence[i] = self.invalid_penalty
             elif not compiles_exec(code):  # a valid prefix that never got finished
                 scores[i, code_tokens[-1]] += self.incomplete_penalty
@@ -497,6 +506,8 @@ class SyntaxReward(RewardComponent):
             else:
                 n_valid += 1
                 sequence[i] = self.valid_bonus
+                if self.spreading == "sum":
+                    scores[i] += spread(self.valid_bonus, code_tokens, rollout.response_length, "sum")
         self.record_sequence_scores(rollout, sequence)
         self._valid_share = n_valid / max(1, rollout.batch_size)
         if INFO_CONSTRAINED in rollout.token_info:

@@ -82,7 +82,8 @@ class TaskCheckReward(SandboxedReward):
         weight: Coefficient of this component.
         name: Name in logs.
         worlds: K, task-check worlds per program (facts drawn per world).
-        spreading: ``constant`` (every program token gets the score) or ``sum`` (the program's tokens sum to it).
+        spreading: ``sum`` (default, length-neutral: the program's tokens sum to the score) or ``constant`` (every
+            program token gets it, so the sum grows with the program's length).
         violation_penalty: Added (use a negative number), scaled by blame mass, to the tokens of blamed lines.
         blame_spreading: ``sum`` (a blamed line's tokens sum to its penalty) or ``constant`` (each token carries it).
         fail_penalty: Value on every response token when there is no program (under ``spreading: sum`` the
@@ -100,7 +101,7 @@ class TaskCheckReward(SandboxedReward):
         weight: float = 1.0,
         name: str | None = None,
         worlds: int = 3,
-        spreading: SpreadMode = "constant",
+        spreading: SpreadMode = "sum",
         violation_penalty: float = -0.5,
         blame_spreading: SpreadMode = "sum",
         fail_penalty: float = -0.1,

@@ -32,7 +32,8 @@ class UnitTestReward(SandboxedReward):
         weight: Coefficient of this component (paper: 0.7).
         name: Name in logs.
         mode: ``fraction``: the fraction of tests passed; ``all``: 1 if every test passes, else 0.
-        spreading: ``constant``: every code token gets the score; ``sum``: the code tokens sum to it.
+        spreading: ``sum`` (default, length-neutral): the code tokens sum to the score; ``constant`` (the
+            paper's): every code token gets it, so the sum grows with the program's length.
         fail_penalty: Value put on every code token when the score is 0 (paper: −0.3).
         error_line_penalty: Value added (use a negative number) to the tokens of the code line that raised, when
             the traceback names one; 0 disables it.
@@ -49,7 +50,7 @@ class UnitTestReward(SandboxedReward):
         weight: float = 0.7,
         name: str | None = None,
         mode: Literal["fraction", "all"] = "fraction",
-        spreading: SpreadMode = "constant",
+        spreading: SpreadMode = "sum",
         fail_penalty: float = -0.3,
         error_line_penalty: float = 0.0,
         timeout_s: float = 10.0,

@@ -108,21 +108,21 @@ def test_reward_offset_positive_only_and_spreading(tiny_tokenizer):
     tasks = [{"reference": ADD}, {"reference": ADD}, {}, {"reference": ADD}]
     rollout = _rollout(tiny_tokenizer, [ADD, wrong, ADD, "def ("], tasks)
 
-    plain = DataFlowReward().score(rollout)
+    plain = DataFlowReward(spreading="constant").score(rollout)
     tokens = rollout.code_token_indices(0)
     assert torch.allclose(plain[0, tokens], torch.ones(len(tokens)))
     assert plain[1].max().item() == pytest.approx(0.5)
     assert torch.count_nonzero(plain[2]) == 0 and torch.count_nonzero(plain[3]) == 0
 
-    paper = DataFlowReward(offset=0.5, positive_only=True)
+    paper = DataFlowReward(offset=0.5, positive_only=True, spreading="constant")
     scores = paper.score(rollout)
     assert scores[0, tokens[0]].item() == pytest.approx(0.5)
     assert torch.count_nonzero(scores[1]) == 0  # 0.5 - 0.5 is not positive: nothing
     assert paper.metrics() == {"match": pytest.approx((1 + 0.5 + 0) / 3), "scored": 0.75}  # 3 of 4 have a reference
 
-    lenient = DataFlowReward(offset=0.25, positive_only=True).score(rollout)
+    lenient = DataFlowReward(offset=0.25, positive_only=True, spreading="constant").score(rollout)
     assert lenient[1].max().item() == pytest.approx(0.25)
-    negative = DataFlowReward(offset=0.9).score(rollout)
+    negative = DataFlowReward(offset=0.9, spreading="constant").score(rollout)
     assert negative[1].min().item() == pytest.approx(0.5 - 0.9)
 
     summed = DataFlowReward(spreading="sum").score(rollout)

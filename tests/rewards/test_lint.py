@@ -20,7 +20,7 @@ def test_run_ruff_one_process_for_batch():
 def test_diagnostic_span_maps_to_its_tokens(tiny_tokenizer):
     text = "Code:\n```python\nimport os\nx = 1\n```"
     rollout = Rollout.from_texts(tiny_tokenizer, [text])
-    scores = LintReward(select=["F"], penalty=-1.0, clean_bonus=0.25).score(rollout)
+    scores = LintReward(select=["F"], penalty=-1.0, clean_bonus=0.25, spreading="constant").score(rollout)
     start = text.index("os")  # F401 points at the module name
     flagged = _tokens_covering(rollout, 0, start, start + 2)
     assert flagged
@@ -34,7 +34,7 @@ def test_overlapping_diagnostics_clamped_and_rule_weights(tiny_tokenizer):
     # undefined name used in an unused assignment: F821 on `y`... and F841 on `x` inside a function
     text = "def f():\n    x = y\n"
     rollout = Rollout.from_texts(tiny_tokenizer, [text])
-    reward = LintReward(select=["F"], rule_weights={"F8": 2.0, "F821": 0.5}, penalty=-1.0)
+    reward = LintReward(select=["F"], rule_weights={"F8": 2.0, "F821": 0.5}, penalty=-1.0, spreading="constant")
     scores = reward.score(rollout)
     y_tokens = _tokens_covering(rollout, 0, text.index("y"), text.index("y") + 1)
     x_tokens = _tokens_covering(rollout, 0, text.index("x"), text.index("x") + 1)
@@ -46,7 +46,7 @@ def test_overlapping_diagnostics_clamped_and_rule_weights(tiny_tokenizer):
 
 def test_builtins_and_syntax_errors(tiny_tokenizer):
     rollout = Rollout.from_texts(tiny_tokenizer, ["go_to('kitchen')\n", "def f(:\n    pass\n"])
-    reward = LintReward(select=["F", "E9"], builtins=["go_to"], syntax_error_penalty=-3.0)
+    reward = LintReward(select=["F", "E9"], builtins=["go_to"], syntax_error_penalty=-3.0, spreading="constant")
     scores = reward.score(rollout)
     assert scores[0].abs().sum().item() == 0.0
     assert scores[1].min().item() == -3.0
@@ -56,7 +56,7 @@ def test_builtins_and_syntax_errors(tiny_tokenizer):
 def test_empty_and_non_utf8_safe(tiny_tokenizer):
     # invalid bytes decode to U+FFFD; NUL bytes make the file unparsable
     rollout = Rollout.from_texts(tiny_tokenizer, ["", "\ufffd = 1", "x = 1\x00"])
-    scores = LintReward().score(rollout)
+    scores = LintReward(spreading="constant").score(rollout)
     assert scores.shape == rollout.response_ids.shape
 
 
@@ -70,7 +70,9 @@ def test_sequence_score_counts_each_diagnostic_once(tiny_tokenizer):
         "",
     ]
     rollout = Rollout.from_texts(tiny_tokenizer, texts)
-    reward = LintReward(select=["F", "E9"], rule_weights={"F821": 0.5}, penalty=-1.0, clean_bonus=0.25)
+    reward = LintReward(
+        select=["F", "E9"], rule_weights={"F821": 0.5}, penalty=-1.0, clean_bonus=0.25, spreading="constant"
+    )
     scores = reward.score(rollout)
     start = texts[0].index("collections")
     span = _tokens_covering(rollout, 0, start, start + len("collections.abc"))

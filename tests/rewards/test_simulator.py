@@ -16,7 +16,7 @@ GARBAGE = "I cannot help with that."
 
 @pytest.fixture(scope="module")
 def reward():
-    component = SimulatorReward(worlds=5, error_line_penalty=-0.5, workers=1, seed=0)
+    component = SimulatorReward(worlds=5, error_line_penalty=-0.5, workers=1, seed=0, spreading="constant")
     yield component
     component.close()
 
@@ -97,7 +97,7 @@ def test_sum_spreading_keeps_the_sequence_score(tiny_tokenizer):
 
 
 def test_hanging_and_hostile_programs_score_the_penalty(tiny_tokenizer):
-    component = SimulatorReward(worlds=2, world_timeout_s=0.1, workers=1)
+    component = SimulatorReward(worlds=2, world_timeout_s=0.1, workers=1, spreading="constant")
     hang = "```python\ndef task_program():\n    while True:\n        pass\n```"
     hostile = "```python\ndef task_program():\n    import os\n    os._exit(0)\n```"
     empty = "```python\ndef task_program():\n```"

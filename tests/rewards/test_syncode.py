@@ -53,7 +53,7 @@ def syncode_cache(tmp_path_factory):
 
 
 def _reward(syncode_cache, **kwargs) -> SyntaxReward:
-    return SyntaxReward(syncode_cache_dir=syncode_cache, **kwargs)
+    return SyntaxReward(syncode_cache_dir=syncode_cache, **{"spreading": "constant", **kwargs})
 
 
 def _flagged(rollout, scores, i):

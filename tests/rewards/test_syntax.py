@@ -44,7 +44,7 @@ def _token_at(rollout, i, char_index):
 def test_flags_first_invalid_token_only(tiny_tokenizer):
     text = "```python\ndef f(x):\n    return x) + 2\n```"
     rollout = Rollout.from_texts(tiny_tokenizer, [text])
-    scores = SyntaxReward(valid_bonus=0.5, invalid_penalty=-1.0).score(rollout)
+    scores = SyntaxReward(valid_bonus=0.5, invalid_penalty=-1.0, spreading="constant").score(rollout)
     bad = _token_at(rollout, 0, text.index(")", text.index("return")))
     code_tokens = rollout.code_token_indices(0)
     assert scores[0, bad].item() == -1.0
@@ -58,7 +58,7 @@ def test_flags_first_invalid_token_only(tiny_tokenizer):
 def test_penalize_after(tiny_tokenizer):
     text = "x = 1]\ny = 2\n"
     rollout = Rollout.from_texts(tiny_tokenizer, [text])
-    scores = SyntaxReward(penalize_after=True).score(rollout)
+    scores = SyntaxReward(penalize_after=True, spreading="constant").score(rollout)
     bad = _token_at(rollout, 0, text.index("]"))
     assert all(scores[0, t].item() == 0.0 for t in rollout.code_token_indices(0) if t < bad)
     assert all(scores[0, t].item() == -1.0 for t in rollout.code_token_indices(0) if t >= bad)
@@ -96,7 +96,9 @@ def test_sequence_score_is_the_verdict_once(tiny_tokenizer):
         "",
     ]
     rollout = Rollout.from_texts(tiny_tokenizer, texts)
-    reward = SyntaxReward(invalid_penalty=-1.0, incomplete_penalty=-0.5, valid_bonus=0.125, penalize_after=True)
+    reward = SyntaxReward(
+        invalid_penalty=-1.0, incomplete_penalty=-0.5, valid_bonus=0.125, penalize_after=True, spreading="constant"
+    )
     scores = reward.score(rollout)
     sequence = reward.sequence_score(rollout, scores)
     assert sequence.tolist() == [-1.0, -0.5, 0.125, -1.0, 0.0]

@@ -31,7 +31,7 @@ TEXTS = [DONE, ELSEWHERE, TRIVIAL, RAISES, GARBAGE, DONE]
 @pytest.fixture(scope="module")
 def reward():
     component = TaskCheckReward(worlds=2, violation_penalty=-0.5, blame_spreading="constant", fail_penalty=-0.1,
-                                workers=1)
+                                spreading="constant", workers=1)
     yield component
     component.close()
 

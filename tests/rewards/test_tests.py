@@ -19,7 +19,7 @@ def fenced(code: str) -> str:
 
 @pytest.fixture(scope="module")
 def reward():
-    component = UnitTestReward(workers=2, timeout_s=5.0, memory_mb=1024)
+    component = UnitTestReward(workers=2, timeout_s=5.0, memory_mb=1024, spreading="constant")
     yield component
     component.close()
 
@@ -67,7 +67,7 @@ def test_score_without_submit_and_mode_all_with_sum_spreading(tiny_tokenizer):
 
 
 def test_error_line_penalty_hits_the_raising_line(tiny_tokenizer):
-    component = UnitTestReward(error_line_penalty=-0.5, workers=1)
+    component = UnitTestReward(error_line_penalty=-0.5, workers=1, spreading="constant")
     try:
         rollout = _rollout(tiny_tokenizer, [CODE_HALF], [{"tests": TESTS}])
         scores = component.score(rollout)
@@ -112,7 +112,7 @@ def test_bad_arguments_and_teardown(tiny_tokenizer):
         UnitTestReward(mode="best")
     with pytest.raises(ValueError, match="spreading"):
         UnitTestReward(spreading="linear")
-    component = UnitTestReward(workers=1)
+    component = UnitTestReward(workers=1, spreading="constant")
     rollout = _rollout(tiny_tokenizer, [CODE_OK], [{"tests": "assert add(1, 1) == 2"}])
     assert component.score(rollout).max().item() == pytest.approx(1.0)
     component.teardown(None, None, "fit")
