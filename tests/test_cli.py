@@ -21,7 +21,7 @@ def test_fit_help_documents_hyper_parameters(capsys):
     out = capsys.readouterr().out
     for text in (
         "--model.ppo.kl_coef",
-        "per-token KL-to-reference penalty",
+        "of the KL to the reference",
         "--model.reward_placement",
         "--model.model.lora.r",
         "--model.generation.temperature",

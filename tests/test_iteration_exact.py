@@ -129,6 +129,7 @@ def test_without_ended_flags_no_penalty_is_applied():
 
 G_REWARDS = [[0.0, 1.0], [0.0, 3.0], [0.5, 0.5], [0.5, 0.5]]  # group 1's answers score alike (zero spread)
 G_IDS = [7, 7, 3, 3]
+G_VERDICTS = [sum(r) for r in G_REWARDS]  # each answer's sequence score: its verdict, what GRPO scales by
 
 
 def _group_run(advantage: str, skip_zero_spread: bool):
@@ -137,7 +138,7 @@ def _group_run(advantage: str, skip_zero_spread: bool):
                     skip_zero_spread=skip_zero_spread)
     scores = torch.tensor(G_REWARDS)
     zeros = torch.zeros(4, 2)
-    return assemble_rewards({"a": scores}, {"a": torch.zeros(4)}, {"a": 1.0}, torch.ones(4, 2), zeros - 1.0,
+    return assemble_rewards({"a": scores}, {"a": torch.tensor(G_VERDICTS)}, {"a": 1.0}, torch.ones(4, 2), zeros - 1.0,
                             zeros - 3.0, None, None, cfg, "dense", group_ids=torch.tensor(G_IDS))
 
 
@@ -150,7 +151,7 @@ def _group_reference(advantage: str):
             out.append([to_go[i][t] - to_go[j][t] for t in range(2)])
             continue
         centre = [(to_go[i][t] + to_go[j][t]) / 2 for t in range(2)]
-        std = abs(to_go[i][0] - to_go[j][0]) / math.sqrt(2)  # Bessel-corrected over 2
+        std = abs(G_VERDICTS[i] - G_VERDICTS[j]) / math.sqrt(2)  # of the verdicts, Bessel-corrected over 2
         scale = 1.0 if std < 1e-6 else std + 1e-4
         out.append([(to_go[i][t] - centre[t]) / scale for t in range(2)])
     return to_go, out
@@ -192,7 +193,8 @@ def test_group_branch_sequence_baseline_unscaled(advantage, expected):
     cfg = PPOConfig(advantage=advantage, kl_in="loss", kl_coef=0.0, kl_estimator="k3", gamma=0.5,
                     missing_eos_penalty=0.0, group_baseline="sequence", grpo_scale_std=False, skip_zero_spread=True)
     zeros = torch.zeros(4, 2)
-    out = assemble_rewards({"a": rewards}, {"a": torch.zeros(4)}, {"a": 1.0}, torch.ones(4, 2), zeros, zeros, None,
+    verdicts = rewards.sum(1)  # [3, 1, 2, 2]: group 1's answers score alike
+    out = assemble_rewards({"a": rewards}, {"a": verdicts}, {"a": 1.0}, torch.ones(4, 2), zeros, zeros, None,
                            None, cfg, "dense", group_ids=torch.tensor([0, 0, 1, 1]))
     assert out.zero_spread.tolist() == [False, False, True, True]
     close(out.loss_mask, [[1.0, 1.0], [1.0, 1.0], [0.0, 0.0], [0.0, 0.0]])

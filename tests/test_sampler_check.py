@@ -39,7 +39,8 @@ def test_bf16_rounding_keeps_the_sampler_logprobs_and_the_gap_is_logged(tmp_path
     assert not [w for w in caught if "differ from training" in str(w.message)]
     gaps = [float(r["policy/sampler_logprob_gap"]) for r in read_metrics(tmp_path)]
     # measured at both iterations (every 1): above fp32's 1e-3 threshold, bf16 rounding, not a mismatch
-    assert len(gaps) == 2 and all(1e-3 < g < 1.5e-2 for g in gaps), gaps
+    # the first check's gap is over the old fixed 1e-3 threshold; every check stays under bf16's own
+    assert len(gaps) == 2 and gaps[0] > 1e-3 and all(0 < g < 1.5e-2 for g in gaps), gaps
 
 
 def test_a_processor_training_does_not_repeat_switches_to_recompute_and_names_it(tmp_path, random_model_dir):

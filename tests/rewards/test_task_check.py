@@ -78,7 +78,8 @@ def test_scores_and_line_attribution_exact(tiny_tokenizer, reward):
 
 
 def test_sum_blame_splits_a_lines_penalty_over_its_tokens(tiny_tokenizer):
-    component = TaskCheckReward(worlds=2, violation_penalty=-0.5, workers=1)  # blame_spreading: sum (default)
+    # blame_spreading: sum (default); the score per token as in the paper (spreading: constant)
+    component = TaskCheckReward(worlds=2, violation_penalty=-0.5, workers=1, spreading="constant")
     try:
         rollout = Rollout.from_texts(tiny_tokenizer, [TRIVIAL, DONE], tasks=[ROW, ROW])
         scores = component.score(rollout)

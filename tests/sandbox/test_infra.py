@@ -152,7 +152,7 @@ def test_reward_gives_no_score_and_fit_stops_on_the_second_iteration(monkeypatch
     from lit_coderl.rewards.tests import UnitTestReward
     from lit_coderl.rollout import Rollout
 
-    reward = UnitTestReward(workers=1, timeout_s=10.0, memory_mb=1024)
+    reward = UnitTestReward(workers=1, timeout_s=10.0, memory_mb=1024, spreading="constant")  # per-token values
     texts = [f"```python\n{ADD}```", "```python\ndef add(a, b):\n    return 0\n```"]
     rollout = Rollout.from_texts(tiny_tokenizer, texts, [{"tests": ADD_TESTS}, {"tests": ADD_TESTS}])
     try:
