@@ -63,7 +63,9 @@ def test_fit_and_evaluate_report_the_missing_model_in_one_line(tmp_path, monkeyp
     with pytest.raises(SystemExit) as exit_:
         main(["evaluate", "mbpp", "--model", NAME, "--limit", "1", "--data-dir", str(tmp_path)])
     err = capsys.readouterr().err
-    assert exit_.value.code == 2 and err.startswith("error: ") and "Traceback" not in err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert err.startswith(f"error: model {NAME!r} is not in the cache")
+    assert f"models fetch {NAME}" in err.splitlines()[0]
 
 
 def _wheel(path, member: str, data: bytes):
