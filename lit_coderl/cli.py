@@ -13,7 +13,7 @@ import sys
 
 from lit_coderl.configs import list_configs, resolve_config_args
 
-USAGE = """usage: python -m lit_coderl {fit,validate,test,evaluate,export,plot,configs,data} ...
+USAGE = """usage: python -m lit_coderl {fit,validate,test,evaluate,export,plot,configs,data,models} ...
 
   fit       train with PPO                 (python -m lit_coderl fit --config demo.yaml [--data-dir DIR])
   validate  score held-out prompts         (python -m lit_coderl validate --config ... --ckpt_path ...)
@@ -23,6 +23,7 @@ USAGE = """usage: python -m lit_coderl {fit,validate,test,evaluate,export,plot,c
   plot      a run's curves as a PNG        (python -m lit_coderl plot runs/demo)
   configs   list the shipped configs       (use one by name: --config robo.yaml, --config strategies/ddp)
   data      benchmark data                 (python -m lit_coderl data fetch {mbpp,mbppplus,roboeval})
+  models    named offline models           (python -m lit_coderl models fetch smollm2-135m-instruct)
 
 Each subcommand has its own --help. Set LIT_CODERL_DEBUG=1 to see tracebacks of user errors."""
 
@@ -332,6 +333,10 @@ def main(argv: list[str] | None = None) -> None:
             from lit_coderl.plot import main as plot_main
 
             sys.exit(plot_main(args[1:]))
+        if command == "models":
+            from lit_coderl.model_store import main as models_main
+
+            sys.exit(models_main(args[1:]))
         if command == "export":
             from lit_coderl.export import main as export_main
 

@@ -44,8 +44,9 @@ class ModelOptions:
     """Which model to fine-tune and how."""
 
     name_or_path: str = "tiny"
-    """Hugging Face hub id (e.g. ``Qwen/Qwen2.5-Coder-1.5B-Instruct``), a local directory, or ``tiny`` for the
-    embedded offline model shipped with the package."""
+    """Hugging Face hub id (e.g. ``Qwen/Qwen2.5-Coder-1.5B-Instruct``), a local directory, ``tiny`` for the
+    embedded offline model shipped with the package, or a named offline model (``smollm2-135m-instruct``: fetched
+    once with ``python -m lit_coderl models fetch NAME``)."""
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
     """Weights' dtype. Use bfloat16 on GPUs that support it (value head and losses stay float32)."""
     lora: LoraOptions = field(default_factory=LoraOptions)
@@ -64,7 +65,12 @@ class ModelOptions:
 
 
 def resolve_model_path(name_or_path: str) -> str:
-    """The embedded tiny model for its aliases, else the argument unchanged."""
+    """The embedded tiny model for its aliases, a named offline model's cache folder (`lit_coderl.model_store`; a
+    one-line FileNotFoundError naming ``models fetch`` when it is not fetched), else the argument unchanged."""
+    from lit_coderl.model_store import is_named_model, resolve_named_model
+
+    if is_named_model(name_or_path):
+        return resolve_named_model(name_or_path)
     if name_or_path in TINY_ALIASES:
         if not (TINY_MODEL_DIR / "config.json").exists():
             raise FileNotFoundError(
