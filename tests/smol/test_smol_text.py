@@ -138,7 +138,7 @@ def test_syntax_flags_the_last_token_of_a_truncated_block_only(smol_tokenizer):
 def test_lint_diagnostics_land_on_the_named_tokens(smol_tokenizer):
     rollout = _rollout(smol_tokenizer, OUTPUTS)
     i = next(k for k, r in enumerate(OUTPUTS) if r["task_id"] == "robogen-1-00000")
-    scores = LintReward(select=["F"], penalty=-1.0).score(rollout)
+    scores = LintReward(select=["F"], penalty=-1.0, spreading="constant").score(rollout)  # per token
     text, (base, _) = rollout.texts[i], rollout.code_spans[i]
     # F821 twice on `remote_control_to_bed`, F811 on the second `def move_to_bed` (line 9 of the code)
     spans = [(m, m + len("remote_control_to_bed")) for m in _find_all(text, "remote_control_to_bed")]
