@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 from lightning.pytorch.callbacks import ModelCheckpoint
 
@@ -76,5 +77,34 @@ class IterationCheckpoint(ModelCheckpoint):
             return
         self._last_iteration_saved = iteration
         candidates = self._monitor_candidates(trainer)
-        self._save_topk_checkpoint(trainer, candidates)
-        self._save_last_checkpoint(trainer, candidates)
+        # a process killed at any moment must leave `last` naming a whole checkpoint: the older iter-N it replaces
+        # is removed only after the link names the new one (Lightning removes it first)
+        self._deferred_removals: list[str] = []
+        try:
+            self._save_topk_checkpoint(trainer, candidates)
+            self._save_last_checkpoint(trainer, candidates)
+        finally:
+            removals, self._deferred_removals = self._deferred_removals, None
+            for filepath in removals:
+                super()._remove_checkpoint(trainer, filepath)
+
+    def _remove_checkpoint(self, trainer, filepath: str) -> None:
+        pending = getattr(self, "_deferred_removals", None)
+        if pending is not None:
+            pending.append(filepath)
+        else:
+            super()._remove_checkpoint(trainer, filepath)
+
+    @staticmethod
+    def _link_checkpoint(trainer, filepath: str, linkpath: str) -> None:
+        """``last.ckpt`` → ``filepath``, replaced atomically (a new link renamed over the old one), so the link is
+        never missing, whatever moment the process is killed at."""
+        if trainer.is_global_zero and os.path.abspath(filepath) != os.path.abspath(linkpath):
+            if os.path.isdir(linkpath) and not os.path.islink(linkpath):
+                shutil.rmtree(linkpath)
+            temporary = f"{linkpath}.{os.getpid()}.tmp"
+            if os.path.lexists(temporary):
+                os.remove(temporary)
+            os.symlink(os.path.relpath(filepath, os.path.dirname(linkpath)), temporary)
+            os.replace(temporary, linkpath)
+        trainer.strategy.barrier()
