@@ -8,6 +8,7 @@ seed band (min–max) of each arm.
     python benchmarks/dense_vs_eos.py                   # robot demo (shipped config demo.yaml), 3 seeds × 2 arms
     python benchmarks/dense_vs_eos.py --arm python      # MBPP train prompts, unit-test reward (shipped mbpp-tiny.yaml)
     python benchmarks/dense_vs_eos.py --localised on    # with the simulator's error-line penalty
+    python benchmarks/dense_vs_eos.py --localised on --eos-from runs/dense_vs_eos/robot-off --jobs 2
 
 ``--localised on|off`` switches the localised error-line signal of the arm's verdict component on or off (a
 penalty on each token of the program line the traceback names: ``SimulatorReward`` / ``UnitTestReward``
@@ -33,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,14 +80,19 @@ def run_arm(
     model: Path | None,
     metric: str,
     data_dir: Path | None = None,
+    reuse_from: Path | None = None,
 ) -> Path:
-    """One training run; returns its metrics.csv. A run already in ``out`` with ``iterations`` logged is reused (an
-    interrupted study resumes where it stopped)."""
+    """One training run; returns its metrics.csv. A run already in ``out`` (or in ``reuse_from``, a study whose runs
+    of this placement are the same runs) with ``iterations`` logged is reused: an interrupted study resumes where it
+    stopped."""
+    for folder in (out, reuse_from):
+        if folder is None:
+            continue
+        finished = sorted((folder / f"{placement}-seed{seed}").glob("csv/version_*/metrics.csv"))
+        if finished and len(read_curve(finished[-1], metric)) >= iterations:
+            print(f"  {placement}-seed{seed}: reused from {folder}", flush=True)
+            return finished[-1]
     run_dir = out / f"{placement}-seed{seed}"
-    finished = sorted(run_dir.glob("csv/version_*/metrics.csv"))
-    if finished and len(read_curve(finished[-1], metric)) >= iterations:
-        print(f"  {run_dir.name}: reused", flush=True)
-        return finished[-1]
     cmd = [
         sys.executable,
         "-m",
@@ -181,6 +188,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--error-line-penalty", type=float, default=-0.02, help="per token, with --localised on")
     parser.add_argument("--out", type=Path, default=None, help="default: runs/dense_vs_eos/<arm>-<localised>")
     parser.add_argument("--from-summary", type=Path, default=None, help="re-report a finished study's summary.json")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (each at LIT_CODERL_THREADS threads)")
+    parser.add_argument(
+        "--eos-from",
+        type=Path,
+        default=None,
+        help="reuse the eos runs of the other --localised condition's output (the line penalty never reaches eos, so "
+        "they are the same runs); runs missing there are run here",
+    )
     args = parser.parse_args(argv)
     arm = ARMS[args.arm]
     args.config = args.config or arm["config"]
@@ -207,13 +222,22 @@ def main(argv: list[str] | None = None) -> None:
     if args.from_summary:  # re-tabulate and re-plot finished runs
         curves = {k: v["curves"] for k, v in json.loads(args.from_summary.read_text()).items() if k in ("dense", "eos")}
     else:
+        # interleave the arms so machine load hits both alike; a failed run stops the study (no partial table)
+        jobs = [(placement, seed) for seed in args.seeds for placement in ("dense", "eos")]
+
+        def one(job: tuple[str, int]) -> list[float]:
+            placement, seed = job
+            reuse = args.eos_from if placement == "eos" else None
+            metrics = run_arm(
+                args.config, placement, seed, args.iterations, args.out, args.model, args.metric, args.data_dir, reuse
+            )
+            return read_curve(metrics, args.metric)
+
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            finished = list(pool.map(one, jobs))
         curves = {"dense": [], "eos": []}
-        for seed in args.seeds:  # interleave the arms so machine load hits both alike
-            for placement in curves:
-                metrics = run_arm(
-                    args.config, placement, seed, args.iterations, args.out, args.model, args.metric, args.data_dir
-                )
-                curves[placement].append(read_curve(metrics, args.metric))
+        for (placement, _seed), curve in zip(jobs, finished, strict=True):
+            curves[placement].append(curve)
     report(curves, args)
 
 

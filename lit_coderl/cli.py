@@ -106,6 +106,13 @@ def _lightning_cli(args: list[str], run: bool = True):
                 "LintReward, [LintReward, syntax]), so an overlay need not re-list the rest. Add one with "
                 "--trainer.callbacks+=CLASS_PATH (or a `callbacks+:` key in a config).",
             )
+            # read by `main` before the parser sees the arguments (it sets the benchmark data folder for every
+            # source), so it is not a parser option: the help says it here
+            parser.epilog = (
+                "--data-dir DIR: benchmark data folder (MBPP, MBPP+, RoboEval) for every data source and evaluation "
+                "callback without a data_dir of its own; default: LIT_CODERL_DATA_DIR, then the user cache "
+                "(`python -m lit_coderl data fetch mbpp`)."
+            )
             parser.set_defaults(
                 {
                     # the run ends at model.max_iterations (the module stops the trainer; the loader is endless), not

@@ -83,3 +83,12 @@ def test_configs_listing_names_what_each_config_needs():
     for offline in ("demo", "demo-python", "demo-robot-task", "demo-grpo", "strategies/ddp"):
         assert "[needs" not in lines[offline], offline
     assert "fit --data-dir DIR" in list_configs()
+
+
+def test_fit_help_names_data_dir(capsys):
+    """`--data-dir` is taken before the parser sees the arguments, so the parser's help must say it itself."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--data-dir DIR: benchmark data folder" in out

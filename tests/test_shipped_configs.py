@@ -108,3 +108,17 @@ def test_python_m_from_an_empty_directory(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert str(REPO / "configs") in done.stdout
+
+
+@pytest.mark.parametrize("name", sorted(n for n in shipped_configs() if not n.startswith("strategies/")))
+def test_no_shipped_config_asks_for_a_biased_kl_placement(name):
+    """PPOConfig warns on a KL estimator whose expected gradient is not ∇KL(π‖ref) where it is placed (k2/k3 in the
+    reward, k1 in the loss); no shipped config may ask for one."""
+    import warnings
+
+    from lit_coderl.ppo import PPOConfig
+
+    ppo = yaml.safe_load((CONFIG_DIR / f"{name}.yaml").read_text()).get("model", {}).get("ppo", {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        PPOConfig(**ppo)
