@@ -1,23 +1,18 @@
 """benchmarks/dense_vs_eos.py: finished runs are reused (from the study's own folder or, for eos, from the other
 localised condition's), a short run is not, and the paired difference is the documented one."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "dense_vs_eos.py"
+from tests.benchmarks import load_benchmark
+
 METRIC = "reward/simulator/success_rate"
 
 
 @pytest.fixture(scope="module")
 def study():
-    spec = importlib.util.spec_from_file_location("dense_vs_eos", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("dense_vs_eos", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("dense_vs_eos")
 
 
 def finished_run(folder: Path, placement: str, seed: int, curve: list[float]) -> Path:

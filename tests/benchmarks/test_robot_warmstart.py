@@ -2,25 +2,18 @@
 and decontaminated against the RoboEval prompts."""
 
 import csv
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 from lit_coderl.data.robot import GeneratedRobotTasks
 from lit_coderl.robot.generator import generate_drawn
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "robot_warmstart.py"
+from tests.benchmarks import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def warmstart():
-    spec = importlib.util.spec_from_file_location("robot_warmstart", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("robot_warmstart", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("robot_warmstart")
 
 
 def write_roboeval(folder: Path, prompts: list[str]) -> Path:
